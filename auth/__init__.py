@@ -1,0 +1,1 @@
+"""Identity, roles, the policy and the row scope. Depends on neither models nor resolvers."""

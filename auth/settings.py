@@ -1,0 +1,79 @@
+"""Configuration, read once from the environment at start.
+
+Every value has a safe default for a newcomer's machine (`SIAO_ENV=dev`, embedded
+database under a per-user data folder). Values that must never reach a traceback or a
+log (the database URL may carry a password) are wrapped in starlette's `Secret`.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from enum import StrEnum
+from pathlib import Path
+
+import platformdirs
+from starlette.datastructures import Secret
+
+
+class Environment(StrEnum):
+    DEV = "dev"
+    PROD = "prod"
+
+
+def _int(name: str, default: int) -> int:
+    raw = os.environ.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        return int(raw)
+    except ValueError as exc:
+        raise SystemExit(f"{name} must be an integer, got {raw!r}") from exc
+
+
+def default_data_dir() -> Path:
+    return Path(platformdirs.user_data_dir("si-siao-graph", appauthor=False))
+
+
+@dataclass(frozen=True)
+class Settings:
+    env: Environment = Environment.DEV
+    database_url: Secret | None = None
+    data_dir: Path = field(default_factory=default_data_dir)
+    jwt_issuer: str = "siao-dev"
+    jwt_audience: str = "si-siao-graph"
+    jwks_url: str | None = None
+    max_depth: int = 12
+    max_aliases: int = 30
+    max_tokens: int = 4000
+    max_page_size: int = 100
+
+    @property
+    def is_dev(self) -> bool:
+        return self.env is Environment.DEV
+
+    @property
+    def dev_key_path(self) -> Path:
+        return self.data_dir / "dev-signing-key.pem"
+
+    @classmethod
+    def from_env(cls) -> Settings:
+        raw_env = os.environ.get("SIAO_ENV", "dev").strip().lower()
+        try:
+            env = Environment(raw_env)
+        except ValueError as exc:
+            raise SystemExit(f"SIAO_ENV must be 'dev' or 'prod', got {raw_env!r}") from exc
+        url = os.environ.get("DATABASE_URL") or None
+        data_dir = os.environ.get("SIAO_DATA_DIR") or None
+        return cls(
+            env=env,
+            database_url=Secret(url) if url else None,
+            data_dir=Path(data_dir).expanduser() if data_dir else default_data_dir(),
+            jwt_issuer=os.environ.get("SIAO_JWT_ISSUER", cls.jwt_issuer),
+            jwt_audience=os.environ.get("SIAO_JWT_AUDIENCE", cls.jwt_audience),
+            jwks_url=os.environ.get("SIAO_JWKS_URL") or None,
+            max_depth=_int("SIAO_MAX_DEPTH", cls.max_depth),
+            max_aliases=_int("SIAO_MAX_ALIASES", cls.max_aliases),
+            max_tokens=_int("SIAO_MAX_TOKENS", cls.max_tokens),
+            max_page_size=_int("SIAO_MAX_PAGE_SIZE", cls.max_page_size),
+        )

@@ -1,0 +1,27 @@
+"""SQLAlchemy tables, one module per aggregate; engine and sessions. Knows no GraphQL."""
+
+from models.audit import AuditEvent
+from models.base import Base
+from models.demand import Demand, DemandKind, DemandPerson, DemandStatus
+from models.household import Accompaniment, Household, Membership, Relationship
+from models.organisation import Organisation, OrganisationKind, Territory, User
+from models.person import Person, Sex
+
+__all__ = [
+    "Accompaniment",
+    "AuditEvent",
+    "Base",
+    "Demand",
+    "DemandKind",
+    "DemandPerson",
+    "DemandStatus",
+    "Household",
+    "Membership",
+    "Organisation",
+    "OrganisationKind",
+    "Person",
+    "Relationship",
+    "Sex",
+    "Territory",
+    "User",
+]

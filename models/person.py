@@ -1,0 +1,36 @@
+from __future__ import annotations
+
+import uuid
+from datetime import date
+from enum import StrEnum
+
+from sqlalchemy import CheckConstraint, Date, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from models.base import Base, Tracked, text_enum, uuid_pk
+
+NAME_MAX = 100
+
+
+class Sex(StrEnum):
+    FEMALE = "FEMALE"
+    MALE = "MALE"
+    UNSPECIFIED = "UNSPECIFIED"
+
+
+class Person(Tracked, Base):
+    """A human being. Invariant 1: in exactly one household at any instant (see Membership)."""
+
+    __tablename__ = "persons"
+    __table_args__ = (
+        CheckConstraint("birth_date >= DATE '1900-01-01'", name="birth_date_range"),
+        CheckConstraint("length(btrim(first_name)) > 0", name="first_name_not_blank"),
+        CheckConstraint("length(btrim(last_name)) > 0", name="last_name_not_blank"),
+    )
+
+    id: Mapped[uuid.UUID] = uuid_pk()
+    first_name: Mapped[str] = mapped_column(String(NAME_MAX))
+    last_name: Mapped[str] = mapped_column(String(NAME_MAX))
+    usage_name: Mapped[str | None] = mapped_column(String(NAME_MAX))
+    birth_date: Mapped[date | None] = mapped_column(Date)
+    sex: Mapped[Sex] = mapped_column(text_enum(Sex, "sex"))

@@ -1,0 +1,69 @@
+"""The per-request context: viewer, row scope, database access and fresh dataloaders."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import Executable, Result
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
+
+from auth.scope import HouseholdScope, household_scope
+from auth.settings import Settings
+from auth.viewer import Viewer
+from resolvers.errors import CodedError, ErrorCode
+
+if TYPE_CHECKING:
+    from resolvers.loaders import Loaders
+
+
+@dataclass
+class Context:
+    engine: AsyncEngine
+    settings: Settings
+    request_id: str
+    viewer: Viewer | None
+    _read_conn: AsyncConnection | None = field(default=None, init=False)
+    # One asyncpg connection runs one statement at a time; loaders dispatched in the same
+    # tick take turns.
+    _read_lock: asyncio.Lock = field(default_factory=asyncio.Lock, init=False)
+
+    @cached_property
+    def loaders(self) -> Loaders:
+        from resolvers.loaders import Loaders
+
+        return Loaders(self)
+
+    @property
+    def authenticated(self) -> Viewer:
+        if self.viewer is None:
+            raise CodedError(ErrorCode.UNAUTHENTICATED, "Authentication required.")
+        return self.viewer
+
+    @cached_property
+    def scope(self) -> HouseholdScope:
+        return household_scope(self.authenticated)
+
+    async def execute(self, statement: Executable) -> Result[Any]:
+        """Run a read on this request's AUTOCOMMIT connection (no BEGIN/ROLLBACK)."""
+        async with self._read_lock:
+            if self._read_conn is None:
+                conn = await self.engine.connect()
+                self._read_conn = await conn.execution_options(isolation_level="AUTOCOMMIT")
+            return await self._read_conn.execute(statement)
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[AsyncSession]:
+        """The one commit point of a mutation: committed on success, rolled back on any
+        exception (so a refusal raised half-way leaves no half-written rows)."""
+        async with AsyncSession(self.engine, expire_on_commit=False) as session, session.begin():
+            yield session
+
+    async def close(self) -> None:
+        if self._read_conn is not None:
+            await self._read_conn.close()
+            self._read_conn = None

@@ -1,0 +1,111 @@
+"""createDemand, one of the two vital functions: short, one transaction, few statements."""
+
+from __future__ import annotations
+
+import uuid
+from enum import StrEnum
+
+from sqlalchemy import select
+
+from models import Demand, DemandKind, DemandPerson, DemandStatus, Membership
+from resolvers import audit
+from resolvers.context import Context
+from resolvers.household_write import (
+    Problem,
+    Refused,
+    bump_activity,
+    clock,
+    lock_household,
+)
+
+
+class DemandErrorCode(StrEnum):
+    NOT_FOUND = "NOT_FOUND"
+    HOUSEHOLD_CLOSED = "HOUSEHOLD_CLOSED"
+    NOT_A_MEMBER = "NOT_A_MEMBER"
+    NO_CONCERNED_PERSON = "NO_CONCERNED_PERSON"
+
+
+async def create_demand(
+    ctx: Context,
+    household_id: uuid.UUID,
+    kind: DemandKind,
+    concerned: list[uuid.UUID] | None,
+    draft: bool,
+) -> tuple[uuid.UUID | None, list[Problem]]:
+    """Concerned persons default to every current member (the 115 operator's usual case)."""
+    if concerned is not None and not concerned:
+        return None, [
+            Problem(
+                DemandErrorCode.NO_CONCERNED_PERSON,
+                "A demand concerns at least one member.",
+                ["concernedPersonIds"],
+            )
+        ]
+    try:
+        async with ctx.transaction() as session:
+            household = await lock_household(session, ctx, household_id, ["householdId"])
+            if household.closed_at is not None:
+                raise Refused(
+                    Problem(
+                        DemandErrorCode.HOUSEHOLD_CLOSED,
+                        "The household is closed.",
+                        ["householdId"],
+                    )
+                )
+            at = await clock(session)
+            members = set(
+                (
+                    await session.scalars(
+                        select(Membership.person_id).where(
+                            Membership.household_id == household.id,
+                            Membership.validity.contains(at),
+                        )
+                    )
+                ).all()
+            )
+            wanted = list(dict.fromkeys(concerned)) if concerned is not None else sorted(members)
+            outsiders = [p for p in wanted if p not in members]
+            if outsiders:
+                raise Refused(
+                    Problem(
+                        DemandErrorCode.NOT_A_MEMBER,
+                        f"{len(outsiders)} of the concerned persons are not current members of "
+                        "the household.",
+                        ["concernedPersonIds"],
+                    )
+                )
+            demand = Demand(
+                id=uuid.uuid4(),
+                household_id=household.id,
+                kind=kind,
+                status=DemandStatus.DRAFT if draft else DemandStatus.SUBMITTED,
+                created_at=at,
+                updated_at=at,
+                created_by=ctx.authenticated.user_id,
+                version=1,
+            )
+            session.add(demand)
+            await session.flush()
+            session.add_all([DemandPerson(demand_id=demand.id, person_id=p) for p in wanted])
+            audit.record(
+                session,
+                ctx,
+                at=at,
+                action="CREATE",
+                entity_type="Demand",
+                entity_id=demand.id,
+                household_id=household.id,
+                changes=audit.field_changes(
+                    {},
+                    {
+                        "kind": kind,
+                        "status": demand.status,
+                        "concernedPersons": sorted(str(p) for p in wanted),
+                    },
+                ),
+            )
+            await bump_activity(session, household.id, at)
+    except Refused as refused:
+        return None, refused.problems
+    return demand.id, []

@@ -1,0 +1,36 @@
+"""Errors a client can act on. Business refusals of mutations are `userErrors` in the
+payload (see each mutation's code enum); everything here is a GraphQL error whose
+`extensions.code` tells what went wrong. Anything else is masked (see schema.errors)."""
+
+from __future__ import annotations
+
+from contextvars import ContextVar
+from enum import StrEnum
+from typing import Any
+
+
+class ErrorCode(StrEnum):
+    UNAUTHENTICATED = "UNAUTHENTICATED"
+    FORBIDDEN = "FORBIDDEN"
+    BAD_USER_INPUT = "BAD_USER_INPUT"
+    GRAPHQL_PARSE_FAILED = "GRAPHQL_PARSE_FAILED"
+    GRAPHQL_VALIDATION_FAILED = "GRAPHQL_VALIDATION_FAILED"
+    INTERNAL_SERVER_ERROR = "INTERNAL_SERVER_ERROR"
+
+
+class CodedError(Exception):
+    """An error whose message is safe to show; its code lands in `extensions.code`."""
+
+    def __init__(self, code: ErrorCode, message: str, **extra: Any) -> None:
+        super().__init__(message)
+        self.code = code
+        self.extensions: dict[str, Any] = {"code": code.value, **extra}
+
+
+def bad_input(message: str, **extra: Any) -> CodedError:
+    return CodedError(ErrorCode.BAD_USER_INPUT, message, **extra)
+
+
+# The request id of the request being served: set by the HTTP layer, shown in masked
+# errors and in every log line, so that a client's report leads to the log.
+request_id_var: ContextVar[str] = ContextVar("request_id", default="-")

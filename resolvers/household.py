@@ -1,0 +1,128 @@
+"""Reading households, their members, demands and change log."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import Row, func, select
+
+from models import Relationship
+from resolvers.context import Context
+from resolvers.loaders import PageKey, households_t, now_or_later, then
+from resolvers.pagination import (
+    ResolvedPage,
+    check_first,
+    decode_cursor,
+    decode_key_cursor,
+    encode_key_cursor,
+    keyset_page,
+)
+
+
+def household(ctx: Context, household_id: uuid.UUID) -> Any:
+    return now_or_later(ctx.loaders.household_by_id, household_id)
+
+
+def household_by_reference(ctx: Context, reference: str) -> Any:
+    return now_or_later(ctx.loaders.household_by_reference, reference)
+
+
+def person(ctx: Context, person_id: uuid.UUID) -> Any:
+    return now_or_later(ctx.loaders.person_by_id, person_id)
+
+
+def territory(ctx: Context, code: str) -> Any:
+    return now_or_later(ctx.loaders.territory_by_code, code)
+
+
+def _reference_first(row: Row[Any]) -> tuple[int, datetime]:
+    return (0 if row.relationship == Relationship.REFERENCE_PERSON else 1, row.validity.lower)
+
+
+def _current(rows: list[Row[Any]], at: datetime | None) -> list[Row[Any]]:
+    instant = at or datetime.now(UTC)
+    return sorted((r for r in rows if instant in r.validity), key=_reference_first)
+
+
+def members(ctx: Context, household_id: uuid.UUID, at: datetime | None) -> Any:
+    if at is not None and at.tzinfo is None:
+        at = at.replace(tzinfo=UTC)
+    return then(
+        now_or_later(ctx.loaders.memberships_by_household, household_id),
+        lambda rows: _current(rows, at),
+    )
+
+
+def member_history(ctx: Context, household_id: uuid.UUID) -> Any:
+    return now_or_later(ctx.loaders.memberships_by_household, household_id)
+
+
+def _child_page(
+    ctx: Context,
+    pages: Any,
+    counts: Any,
+    household_id: uuid.UUID,
+    first: int,
+    after: str | None,
+    time_attr: str,
+) -> Any:
+    key = PageKey(household_id, check_first(first, ctx.settings), decode_cursor(after))
+    return then(
+        now_or_later(pages, key),
+        lambda page: keyset_page(
+            page.rows, page.has_next, time_attr, lambda: now_or_later(counts, household_id)
+        ),
+    )
+
+
+def demands(ctx: Context, household_id: uuid.UUID, first: int, after: str | None) -> Any:
+    loaders = ctx.loaders
+    return _child_page(
+        ctx, loaders.demand_pages, loaders.demand_counts, household_id, first, after, "created_at"
+    )
+
+
+def audit_events(ctx: Context, household_id: uuid.UUID, first: int, after: str | None) -> Any:
+    loaders = ctx.loaders
+    return _child_page(
+        ctx, loaders.audit_pages, loaders.audit_counts, household_id, first, after, "at"
+    )
+
+
+async def households(
+    ctx: Context, territory: str | None, first: int, after: str | None
+) -> ResolvedPage:
+    """Visible households, ordered by reference; `territory` narrows within the scope."""
+    check_first(first, ctx.settings)
+    conditions = [ctx.scope.households(households_t)]
+    if territory is not None:
+        conditions.append(households_t.c.territory_code == territory)
+    after_ref = decode_key_cursor(after)
+    page_conditions = list(conditions)
+    if after_ref is not None:
+        page_conditions.append(households_t.c.reference > after_ref)
+    stmt = (
+        select(households_t)
+        .where(*page_conditions)
+        .order_by(households_t.c.reference)
+        .limit(first + 1)
+    )
+    rows = list((await ctx.execute(stmt)).all())
+    has_next = len(rows) > first
+    rows = rows[:first]
+    loader = ctx.loaders.household_by_id
+    for row in rows:
+        loader.prime(row.id, row)
+
+    async def count() -> int:
+        total = await ctx.execute(select(func.count()).select_from(households_t).where(*conditions))
+        return int(total.scalar_one())
+
+    return ResolvedPage(
+        rows=rows,
+        cursors=[encode_key_cursor(r.reference) for r in rows],
+        has_next=has_next,
+        count=count,
+    )

@@ -1,0 +1,482 @@
+"""Household mutations: create a household, add a member, move a member.
+
+Each runs in one transaction (`Context.transaction`) that also writes its audit events;
+a business refusal raises `Refused` inside it, so nothing is half-written. Rows are
+locked (`FOR UPDATE`) in a fixed order (the person, then households by id) to serialise
+concurrent edits of the same record without deadlocks.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import func, select, update
+from sqlalchemy.dialects.postgresql import Range
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from models import Household, Membership, Person, Relationship, Sex, Territory
+from resolvers import audit
+from resolvers.context import Context
+from resolvers.validation import birth_date_problem, clean_name, name_problem
+
+
+class HouseholdErrorCode(StrEnum):
+    UNKNOWN_TERRITORY = "UNKNOWN_TERRITORY"
+    TERRITORY_OUT_OF_SCOPE = "TERRITORY_OUT_OF_SCOPE"
+    NO_MEMBERS = "NO_MEMBERS"
+    ONE_REFERENCE_PERSON = "ONE_REFERENCE_PERSON"
+    INVALID_NAME = "INVALID_NAME"
+    INVALID_BIRTH_DATE = "INVALID_BIRTH_DATE"
+    NOT_FOUND = "NOT_FOUND"
+    ALREADY_IN_HOUSEHOLD = "ALREADY_IN_HOUSEHOLD"
+    SAME_HOUSEHOLD = "SAME_HOUSEHOLD"
+    HOUSEHOLD_CLOSED = "HOUSEHOLD_CLOSED"
+    STALE_VERSION = "STALE_VERSION"
+    INVALID_INPUT = "INVALID_INPUT"
+
+
+@dataclass(frozen=True)
+class Problem:
+    code: StrEnum
+    message: str
+    field: list[str] | None = None
+    current_version: int | None = None
+
+
+class Refused(Exception):
+    """A business refusal: raised inside the transaction so that it rolls back."""
+
+    def __init__(self, *problems: Problem) -> None:
+        super().__init__(problems[0].message if problems else "refused")
+        self.problems = list(problems)
+
+
+@dataclass(frozen=True)
+class NewPerson:
+    first_name: str
+    last_name: str
+    usage_name: str | None
+    birth_date: date | None
+    sex: Sex
+    relationship: Relationship
+
+
+@dataclass
+class Outcome:
+    household_id: uuid.UUID | None = None
+    person_ids: list[uuid.UUID] = field(default_factory=list)
+    problems: list[Problem] = field(default_factory=list)
+
+
+def person_problems(person: NewPerson, path: list[str]) -> list[Problem]:
+    problems: list[Problem] = []
+    for attr, required in (("first_name", True), ("last_name", True), ("usage_name", False)):
+        problem = name_problem(getattr(person, attr), required=required)
+        if problem:
+            camel = "".join(w if i == 0 else w.title() for i, w in enumerate(attr.split("_")))
+            problems.append(
+                Problem(HouseholdErrorCode.INVALID_NAME, f"{camel} {problem}.", [*path, camel])
+            )
+    problem = birth_date_problem(person.birth_date)
+    if problem:
+        problems.append(
+            Problem(
+                HouseholdErrorCode.INVALID_BIRTH_DATE,
+                f"birthDate {problem}.",
+                [*path, "birthDate"],
+            )
+        )
+    return problems
+
+
+async def clock(session: AsyncSession) -> datetime:
+    """The instant of this write, read after the locks are held (monotonic across writes
+    serialised by a lock, unlike the transaction's start time)."""
+    value: datetime = (await session.execute(select(func.clock_timestamp()))).scalar_one()
+    return value
+
+
+def person_values(person: Person) -> dict[str, Any]:
+    return {
+        "firstName": person.first_name,
+        "lastName": person.last_name,
+        "usageName": person.usage_name,
+        "birthDate": person.birth_date,
+        "sex": person.sex,
+    }
+
+
+async def _insert_members(
+    session: AsyncSession,
+    ctx: Context,
+    household: Household,
+    news: list[NewPerson],
+    at: datetime,
+) -> list[uuid.UUID]:
+    """Persons first (flushed), then their memberships and audit events: the models have
+    no ORM relationships, so the insert order is ours to give."""
+    user_id = ctx.authenticated.user_id
+    persons = [
+        Person(
+            id=uuid.uuid4(),
+            first_name=clean_name(new.first_name),
+            last_name=clean_name(new.last_name),
+            usage_name=clean_name(new.usage_name) if new.usage_name else None,
+            birth_date=new.birth_date,
+            sex=new.sex,
+            created_at=at,
+            updated_at=at,
+            created_by=user_id,
+        )
+        for new in news
+    ]
+    session.add_all(persons)
+    await session.flush()
+    for person, new in zip(persons, news, strict=True):
+        membership = Membership(
+            id=uuid.uuid4(),
+            person_id=person.id,
+            household_id=household.id,
+            relationship=new.relationship,
+            validity=Range(at, None, bounds="[)"),
+            created_at=at,
+            created_by=user_id,
+        )
+        session.add(membership)
+        audit.record(
+            session,
+            ctx,
+            at=at,
+            action="CREATE",
+            entity_type="Person",
+            entity_id=person.id,
+            household_id=household.id,
+            changes=audit.field_changes({}, person_values(person)),
+        )
+        audit.record(
+            session,
+            ctx,
+            at=at,
+            action="ADD_MEMBER",
+            entity_type="Membership",
+            entity_id=membership.id,
+            household_id=household.id,
+            changes=audit.field_changes(
+                {}, {"person": person.id, "relationship": new.relationship, "validFrom": at}
+            ),
+        )
+    return [person.id for person in persons]
+
+
+def _one_reference(members: list[NewPerson]) -> list[Problem]:
+    if not members:
+        return [
+            Problem(
+                HouseholdErrorCode.NO_MEMBERS, "A household needs at least one member.", ["members"]
+            )
+        ]
+    refs = sum(1 for m in members if m.relationship is Relationship.REFERENCE_PERSON)
+    if refs != 1:
+        return [
+            Problem(
+                HouseholdErrorCode.ONE_REFERENCE_PERSON,
+                f"Exactly one member must be the REFERENCE_PERSON (got {refs}).",
+                ["members"],
+            )
+        ]
+    return []
+
+
+async def _new_household(
+    session: AsyncSession, ctx: Context, territory: str, at: datetime
+) -> Household:
+    household = Household(
+        id=uuid.uuid4(),
+        territory_code=territory,
+        created_at=at,
+        updated_at=at,
+        last_activity_at=at,
+        created_by=ctx.authenticated.user_id,
+        version=1,
+    )
+    session.add(household)
+    await session.flush()
+    audit.record(
+        session,
+        ctx,
+        at=at,
+        action="CREATE",
+        entity_type="Household",
+        entity_id=household.id,
+        household_id=household.id,
+        changes=audit.field_changes({}, {"territory": territory}),
+    )
+    return household
+
+
+async def _check_territory(session: AsyncSession, ctx: Context, territory: str) -> None:
+    exists = await session.scalar(select(Territory.code).where(Territory.code == territory))
+    if exists is None:
+        raise Refused(
+            Problem(
+                HouseholdErrorCode.UNKNOWN_TERRITORY,
+                f"Unknown territory {territory[:10]!r}.",
+                ["territory"],
+            )
+        )
+    if not ctx.scope.allows_territory(territory):
+        raise Refused(
+            Problem(
+                HouseholdErrorCode.TERRITORY_OUT_OF_SCOPE,
+                f"You may not create households in territory {territory}.",
+                ["territory"],
+            )
+        )
+
+
+async def create_household(ctx: Context, territory: str, members: list[NewPerson]) -> Outcome:
+    problems = _one_reference(members)
+    for i, member in enumerate(members):
+        problems += person_problems(member, ["members", str(i)])
+    if problems:
+        return Outcome(problems=problems)
+    try:
+        async with ctx.transaction() as session:
+            await _check_territory(session, ctx, territory)
+            at = await clock(session)
+            household = await _new_household(session, ctx, territory, at)
+            ids = await _insert_members(session, ctx, household, members, at)
+    except Refused as refused:
+        return Outcome(problems=refused.problems)
+    return Outcome(household_id=household.id, person_ids=ids)
+
+
+async def lock_household(
+    session: AsyncSession, ctx: Context, household_id: uuid.UUID, path: list[str]
+) -> Household:
+    household = await session.scalar(
+        select(Household)
+        .where(Household.id == household_id, ctx.scope.households(Household.__table__))
+        .with_for_update()
+    )
+    if household is None:
+        raise Refused(Problem(HouseholdErrorCode.NOT_FOUND, "No such household.", path))
+    return household
+
+
+def check_version(household: Household, expected: int | None, path: list[str]) -> None:
+    if expected is not None and household.version != expected:
+        raise Refused(
+            Problem(
+                HouseholdErrorCode.STALE_VERSION,
+                f"The household changed since you read it (version {expected}, now "
+                f"{household.version}); reload it and apply your change again.",
+                path,
+                current_version=household.version,
+            )
+        )
+    if household.closed_at is not None:
+        raise Refused(
+            Problem(
+                HouseholdErrorCode.HOUSEHOLD_CLOSED,
+                "The household is closed (it has no members left).",
+                path,
+            )
+        )
+
+
+def touch(household: Household, at: datetime) -> None:
+    household.version += 1
+    household.updated_at = at
+    household.last_activity_at = at
+
+
+async def open_membership(session: AsyncSession, person_id: uuid.UUID) -> Membership | None:
+    membership: Membership | None = await session.scalar(
+        select(Membership).where(
+            Membership.person_id == person_id, func.upper_inf(Membership.validity)
+        )
+    )
+    return membership
+
+
+async def add_household_member(
+    ctx: Context,
+    household_id: uuid.UUID,
+    expected_version: int,
+    new: NewPerson | None,
+    existing_person_id: uuid.UUID | None,
+) -> Outcome:
+    if (new is None) == (existing_person_id is None):
+        return Outcome(
+            problems=[
+                Problem(
+                    HouseholdErrorCode.INVALID_INPUT,
+                    "Give either `person` or `personId`.",
+                    ["person"],
+                )
+            ]
+        )
+    if new is not None:
+        problems = person_problems(new, ["person"])
+        if new.relationship is Relationship.REFERENCE_PERSON:
+            problems.append(
+                Problem(
+                    HouseholdErrorCode.ONE_REFERENCE_PERSON,
+                    "The household already has its reference person.",
+                    ["person", "relationship"],
+                )
+            )
+        if problems:
+            return Outcome(problems=problems)
+    try:
+        async with ctx.transaction() as session:
+            household = await lock_household(session, ctx, household_id, ["householdId"])
+            check_version(household, expected_version, ["expectedVersion"])
+            if existing_person_id is not None:
+                current = await open_membership(session, existing_person_id)
+                if current is not None and current.household_id == household.id:
+                    raise Refused(
+                        Problem(
+                            HouseholdErrorCode.SAME_HOUSEHOLD,
+                            "This person is already a member of this household.",
+                            ["personId"],
+                        )
+                    )
+                raise Refused(
+                    Problem(
+                        HouseholdErrorCode.ALREADY_IN_HOUSEHOLD,
+                        "This person belongs to another household: use moveHouseholdMember, "
+                        "which closes that membership at the same instant.",
+                        ["personId"],
+                    )
+                )
+            assert new is not None
+            at = await clock(session)
+            (person_id,) = await _insert_members(session, ctx, household, [new], at)
+            touch(household, at)
+    except Refused as refused:
+        return Outcome(problems=refused.problems)
+    return Outcome(household_id=household_id, person_ids=[person_id])
+
+
+async def move_household_member(
+    ctx: Context,
+    person_id: uuid.UUID,
+    to_household_id: uuid.UUID | None,
+    relationship: Relationship,
+    expected_version: int | None,
+) -> Outcome:
+    """Close the person's open membership and open the new one at the same instant, in an
+    existing household or in a new one of the same territory."""
+    try:
+        async with ctx.transaction() as session:
+            # Lock the person first: concurrent moves of one person run one after the other
+            # and each sees the previous one's result.
+            locked = await session.scalar(
+                select(Person.id).where(Person.id == person_id).with_for_update()
+            )
+            current = await open_membership(session, person_id) if locked else None
+            if current is None:
+                raise Refused(
+                    Problem(HouseholdErrorCode.NOT_FOUND, "No such person.", ["personId"])
+                )
+            if to_household_id == current.household_id:
+                raise Refused(
+                    Problem(
+                        HouseholdErrorCode.SAME_HOUSEHOLD,
+                        "The person is already a member of this household.",
+                        ["toHouseholdId"],
+                    )
+                )
+            # Then the households, in id order (no deadlock between two moves).
+            wanted = sorted({current.household_id, *([to_household_id] if to_household_id else [])})
+            held = {}
+            for hid in wanted:
+                path = ["toHouseholdId"] if hid == to_household_id else ["personId"]
+                held[hid] = await lock_household(session, ctx, hid, path)
+            source = held[current.household_id]
+            target: Household | None = None
+            if to_household_id is not None:
+                target = held[to_household_id]
+                check_version(target, expected_version, ["expectedVersion"])
+            at = await clock(session)
+            if target is None:
+                target = await _new_household(session, ctx, source.territory_code, at)
+                relationship = Relationship.REFERENCE_PERSON
+            current.validity = Range(current.validity.lower, at, bounds="[)")
+            moved = Membership(
+                id=uuid.uuid4(),
+                person_id=person_id,
+                household_id=target.id,
+                relationship=relationship,
+                validity=Range(at, None, bounds="[)"),
+                created_at=at,
+                created_by=ctx.authenticated.user_id,
+            )
+            session.add(moved)
+            await session.flush()
+            audit.record(
+                session,
+                ctx,
+                at=at,
+                action="MOVE_OUT",
+                entity_type="Membership",
+                entity_id=current.id,
+                household_id=source.id,
+                changes={
+                    "validTo": {"before": None, "after": at.isoformat()},
+                    "toHousehold": {"before": None, "after": str(target.id)},
+                },
+            )
+            audit.record(
+                session,
+                ctx,
+                at=at,
+                action="MOVE_IN",
+                entity_type="Membership",
+                entity_id=moved.id,
+                household_id=target.id,
+                changes=audit.field_changes(
+                    {},
+                    {
+                        "person": person_id,
+                        "relationship": relationship,
+                        "validFrom": at,
+                        "fromHousehold": source.id,
+                    },
+                ),
+            )
+            touch(source, at)
+            touch(target, at)
+            still_there = await session.scalar(
+                select(func.count())
+                .select_from(Membership)
+                .where(Membership.household_id == source.id, func.upper_inf(Membership.validity))
+            )
+            if not still_there:
+                source.closed_at = at
+                audit.record(
+                    session,
+                    ctx,
+                    at=at,
+                    action="CLOSE",
+                    entity_type="Household",
+                    entity_id=source.id,
+                    household_id=source.id,
+                    changes={"closedAt": {"before": None, "after": at.isoformat()}},
+                )
+            target_id = target.id
+    except Refused as refused:
+        return Outcome(problems=refused.problems)
+    return Outcome(household_id=target_id, person_ids=[person_id])
+
+
+async def bump_activity(session: AsyncSession, household_id: uuid.UUID, at: datetime) -> None:
+    await session.execute(
+        update(Household).where(Household.id == household_id).values(last_activity_at=at)
+    )

@@ -1,0 +1,387 @@
+"""Per-request dataloaders: one SQL statement per (loader, batch), filtered by the row scope
+inside the SQL. Created fresh for every request on the Context (never module-level: a
+shared cache would serve one viewer's rows to another).
+
+`now_or_later(loader, key)` returns an already-loaded value synchronously and a future
+otherwise, so field resolvers stay synchronous whenever a level was prefetched.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections import defaultdict
+from collections.abc import Awaitable, Callable, Hashable, Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from functools import cached_property
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from aiodataloader import DataLoader
+from sqlalchemy import Row, Select, Table, and_, func, or_, select
+
+from models import (
+    AuditEvent,
+    Demand,
+    DemandPerson,
+    Household,
+    Membership,
+    Organisation,
+    Person,
+    Territory,
+    User,
+)
+
+if TYPE_CHECKING:
+    from resolvers.context import Context
+
+K = TypeVar("K", bound=Hashable)
+V = TypeVar("V")
+
+households_t: Table = Household.__table__  # type: ignore[assignment]
+persons_t: Table = Person.__table__  # type: ignore[assignment]
+memberships_t: Table = Membership.__table__  # type: ignore[assignment]
+demands_t: Table = Demand.__table__  # type: ignore[assignment]
+demand_persons_t: Table = DemandPerson.__table__  # type: ignore[assignment]
+audit_t: Table = AuditEvent.__table__  # type: ignore[assignment]
+users_t: Table = User.__table__  # type: ignore[assignment]
+organisations_t: Table = Organisation.__table__  # type: ignore[assignment]
+territories_t: Table = Territory.__table__  # type: ignore[assignment]
+
+
+def now_or_later(loader: DataLoader[Any, Any], key: Any) -> Any:
+    """The loaded value if this key's future is already resolved, else the future."""
+    future = loader._cache.get(key)
+    if (
+        future is not None
+        and future.done()
+        and not future.cancelled()
+        and future.exception() is None
+    ):
+        return future.result()
+    return loader.load(key)
+
+
+def then(value: Any, fn: Callable[[Any], Any]) -> Any:
+    """Apply `fn` now if `value` is already there, or once it is (keeps resolvers sync
+    whenever a dataloader already holds the answer)."""
+    if hasattr(value, "__await__"):
+
+        async def later() -> Any:
+            return fn(await value)
+
+        return later()
+    return fn(value)
+
+
+class SqlLoader(DataLoader[K, V]):
+    def __init__(self, ctx: Context) -> None:
+        super().__init__()
+        self.ctx = ctx
+
+    async def rows(self, statement: Select[Any]) -> Sequence[Row[Any]]:
+        return (await self.ctx.execute(statement)).all()
+
+    async def batch_load_fn(self, keys: list[K]) -> list[V]:
+        raise NotImplementedError
+
+
+def one_per_key(rows: Iterable[Row[Any]], keys: Sequence[Any], attr: str = "id") -> list[Any]:
+    found = {getattr(row, attr): row for row in rows}
+    return [found.get(key) for key in keys]
+
+
+def many_per_key(rows: Iterable[Row[Any]], keys: Sequence[Any], attr: str) -> list[list[Any]]:
+    grouped: dict[Any, list[Any]] = defaultdict(list)
+    for row in rows:
+        grouped[getattr(row, attr)].append(row)
+    return [grouped.get(key, []) for key in keys]
+
+
+class HouseholdByIdLoader(SqlLoader[uuid.UUID, Row[Any] | None]):
+    async def batch_load_fn(self, keys: list[uuid.UUID]) -> list[Row[Any] | None]:
+        stmt = select(households_t).where(
+            households_t.c.id.in_(keys), self.ctx.scope.households(households_t)
+        )
+        return one_per_key(await self.rows(stmt), keys)
+
+
+class HouseholdByReferenceLoader(SqlLoader[str, Row[Any] | None]):
+    async def batch_load_fn(self, keys: list[str]) -> list[Row[Any] | None]:
+        stmt = select(households_t).where(
+            households_t.c.reference.in_(keys), self.ctx.scope.households(households_t)
+        )
+        rows = await self.rows(stmt)
+        for row in rows:
+            self.ctx.loaders.household_by_id.prime(row.id, row)
+        return one_per_key(rows, keys, "reference")
+
+
+class PersonByIdLoader(SqlLoader[uuid.UUID, Row[Any] | None]):
+    """A person is visible when one of their memberships (past or present) is in a visible
+    household."""
+
+    async def batch_load_fn(self, keys: list[uuid.UUID]) -> list[Row[Any] | None]:
+        visible = select(memberships_t.c.person_id).where(
+            memberships_t.c.person_id.in_(keys),
+            memberships_t.c.household_id.in_(self.ctx.scope.household_ids()),
+        )
+        stmt = select(persons_t).where(persons_t.c.id.in_(keys), persons_t.c.id.in_(visible))
+        return one_per_key(await self.rows(stmt), keys)
+
+
+class MembershipsByHouseholdIdLoader(SqlLoader[uuid.UUID, list[Row[Any]]]):
+    """Every membership of each household, history included, oldest first."""
+
+    async def batch_load_fn(self, keys: list[uuid.UUID]) -> list[list[Row[Any]]]:
+        stmt = (
+            select(memberships_t)
+            .where(
+                memberships_t.c.household_id.in_(keys),
+                memberships_t.c.household_id.in_(self.ctx.scope.household_ids()),
+            )
+            .order_by(func.lower(memberships_t.c.validity), memberships_t.c.id)
+        )
+        return many_per_key(await self.rows(stmt), keys, "household_id")
+
+
+class MembershipsByPersonIdLoader(SqlLoader[uuid.UUID, list[Row[Any]]]):
+    """A person's memberships in visible households, oldest first."""
+
+    async def batch_load_fn(self, keys: list[uuid.UUID]) -> list[list[Row[Any]]]:
+        stmt = (
+            select(memberships_t)
+            .where(
+                memberships_t.c.person_id.in_(keys),
+                memberships_t.c.household_id.in_(self.ctx.scope.household_ids()),
+            )
+            .order_by(func.lower(memberships_t.c.validity), memberships_t.c.id)
+        )
+        return many_per_key(await self.rows(stmt), keys, "person_id")
+
+
+class DemandByIdLoader(SqlLoader[uuid.UUID, Row[Any] | None]):
+    async def batch_load_fn(self, keys: list[uuid.UUID]) -> list[Row[Any] | None]:
+        stmt = select(demands_t).where(
+            demands_t.c.id.in_(keys),
+            demands_t.c.household_id.in_(self.ctx.scope.household_ids()),
+        )
+        return one_per_key(await self.rows(stmt), keys)
+
+
+class ConcernedPersonsByDemandIdLoader(SqlLoader[uuid.UUID, list[Row[Any]]]):
+    async def batch_load_fn(self, keys: list[uuid.UUID]) -> list[list[Row[Any]]]:
+        stmt = (
+            select(persons_t, demand_persons_t.c.demand_id)
+            .join(demand_persons_t, demand_persons_t.c.person_id == persons_t.c.id)
+            .join(demands_t, demands_t.c.id == demand_persons_t.c.demand_id)
+            .where(
+                demand_persons_t.c.demand_id.in_(keys),
+                demands_t.c.household_id.in_(self.ctx.scope.household_ids()),
+            )
+            .order_by(persons_t.c.last_name, persons_t.c.first_name, persons_t.c.id)
+        )
+        return many_per_key(await self.rows(stmt), keys, "demand_id")
+
+
+@dataclass(frozen=True, slots=True)
+class PageKey:
+    """A page of a parent's children: `first` items after the keyset cursor `after`."""
+
+    parent_id: uuid.UUID
+    first: int
+    after: tuple[datetime, uuid.UUID] | None
+
+
+@dataclass(frozen=True, slots=True)
+class Page:
+    rows: list[Row[Any]]
+    has_next: bool
+
+
+class ChildPageLoader(SqlLoader[PageKey, Page]):
+    """Newest-first pages of a household's children (demands, audit events) for many
+    households in one statement per distinct (first, after): a window function numbers
+    each household's rows, keyset pagination on (time, id)."""
+
+    table: Table
+    time_column: str
+
+    async def batch_load_fn(self, keys: list[PageKey]) -> list[Page]:
+        by_args: dict[tuple[int, Any], list[PageKey]] = defaultdict(list)
+        for key in keys:
+            by_args[(key.first, key.after)].append(key)
+        pages: dict[PageKey, Page] = {}
+        for (first, after), group in by_args.items():
+            t = self.table
+            at = t.c[self.time_column]
+            conditions: list[Any] = [
+                t.c.household_id.in_([k.parent_id for k in group]),
+                t.c.household_id.in_(self.ctx.scope.household_ids()),
+            ]
+            if after is not None:
+                conditions.append(or_(at < after[0], and_(at == after[0], t.c.id < after[1])))
+            rank = (
+                func.row_number()
+                .over(partition_by=t.c.household_id, order_by=(at.desc(), t.c.id.desc()))
+                .label("rank")
+            )
+            inner = select(t, rank).where(*conditions).subquery()
+            stmt = (
+                select(inner)
+                .where(inner.c.rank <= first + 1)
+                .order_by(inner.c.household_id, inner.c.rank)
+            )
+            grouped = many_per_key(
+                await self.rows(stmt), [k.parent_id for k in group], "household_id"
+            )
+            for key, rows in zip(group, grouped, strict=True):
+                pages[key] = Page(rows=rows[:first], has_next=len(rows) > first)
+        return [pages[key] for key in keys]
+
+
+class ChildCountLoader(SqlLoader[uuid.UUID, int]):
+    table: Table
+
+    async def batch_load_fn(self, keys: list[uuid.UUID]) -> list[int]:
+        t = self.table
+        stmt = (
+            select(t.c.household_id, func.count().label("n"))
+            .where(
+                t.c.household_id.in_(keys),
+                t.c.household_id.in_(self.ctx.scope.household_ids()),
+            )
+            .group_by(t.c.household_id)
+        )
+        counts = {row.household_id: row.n for row in await self.rows(stmt)}
+        return [counts.get(key, 0) for key in keys]
+
+
+class DemandPagesByHouseholdLoader(ChildPageLoader):
+    table = demands_t
+    time_column = "created_at"
+
+
+class DemandCountByHouseholdLoader(ChildCountLoader):
+    table = demands_t
+
+
+class AuditPagesByHouseholdLoader(ChildPageLoader):
+    table = audit_t
+    time_column = "at"
+
+
+class AuditCountByHouseholdLoader(ChildCountLoader):
+    table = audit_t
+
+
+class AuditEventByIdLoader(SqlLoader[uuid.UUID, Row[Any] | None]):
+    async def batch_load_fn(self, keys: list[uuid.UUID]) -> list[Row[Any] | None]:
+        stmt = select(audit_t).where(
+            audit_t.c.id.in_(keys), audit_t.c.household_id.in_(self.ctx.scope.household_ids())
+        )
+        return one_per_key(await self.rows(stmt), keys)
+
+
+class UserByIdLoader(SqlLoader[uuid.UUID, Row[Any] | None]):
+    """Professionals are not personal data of households: their name, role and
+    organisation are visible to any authenticated viewer (who did what)."""
+
+    async def batch_load_fn(self, keys: list[uuid.UUID]) -> list[Row[Any] | None]:
+        stmt = select(users_t).where(users_t.c.id.in_(keys))
+        return one_per_key(await self.rows(stmt), keys)
+
+
+class OrganisationByIdLoader(SqlLoader[uuid.UUID, Row[Any] | None]):
+    async def batch_load_fn(self, keys: list[uuid.UUID]) -> list[Row[Any] | None]:
+        stmt = select(organisations_t).where(organisations_t.c.id.in_(keys))
+        return one_per_key(await self.rows(stmt), keys)
+
+
+class TerritoryByCodeLoader(SqlLoader[str, Row[Any] | None]):
+    async def batch_load_fn(self, keys: list[str]) -> list[Row[Any] | None]:
+        stmt = select(territories_t).where(territories_t.c.code.in_(keys))
+        return one_per_key(await self.rows(stmt), keys, "code")
+
+
+class MembershipByIdLoader(SqlLoader[uuid.UUID, Row[Any] | None]):
+    async def batch_load_fn(self, keys: list[uuid.UUID]) -> list[Row[Any] | None]:
+        stmt = select(memberships_t).where(
+            memberships_t.c.id.in_(keys),
+            memberships_t.c.household_id.in_(self.ctx.scope.household_ids()),
+        )
+        return one_per_key(await self.rows(stmt), keys)
+
+
+class Loaders:
+    """Every loader of one request, created on first use."""
+
+    def __init__(self, ctx: Context) -> None:
+        self._ctx = ctx
+
+    @cached_property
+    def household_by_id(self) -> HouseholdByIdLoader:
+        return HouseholdByIdLoader(self._ctx)
+
+    @cached_property
+    def household_by_reference(self) -> HouseholdByReferenceLoader:
+        return HouseholdByReferenceLoader(self._ctx)
+
+    @cached_property
+    def person_by_id(self) -> PersonByIdLoader:
+        return PersonByIdLoader(self._ctx)
+
+    @cached_property
+    def memberships_by_household(self) -> MembershipsByHouseholdIdLoader:
+        return MembershipsByHouseholdIdLoader(self._ctx)
+
+    @cached_property
+    def memberships_by_person(self) -> MembershipsByPersonIdLoader:
+        return MembershipsByPersonIdLoader(self._ctx)
+
+    @cached_property
+    def membership_by_id(self) -> MembershipByIdLoader:
+        return MembershipByIdLoader(self._ctx)
+
+    @cached_property
+    def demand_by_id(self) -> DemandByIdLoader:
+        return DemandByIdLoader(self._ctx)
+
+    @cached_property
+    def concerned_persons(self) -> ConcernedPersonsByDemandIdLoader:
+        return ConcernedPersonsByDemandIdLoader(self._ctx)
+
+    @cached_property
+    def demand_pages(self) -> DemandPagesByHouseholdLoader:
+        return DemandPagesByHouseholdLoader(self._ctx)
+
+    @cached_property
+    def demand_counts(self) -> DemandCountByHouseholdLoader:
+        return DemandCountByHouseholdLoader(self._ctx)
+
+    @cached_property
+    def audit_pages(self) -> AuditPagesByHouseholdLoader:
+        return AuditPagesByHouseholdLoader(self._ctx)
+
+    @cached_property
+    def audit_counts(self) -> AuditCountByHouseholdLoader:
+        return AuditCountByHouseholdLoader(self._ctx)
+
+    @cached_property
+    def audit_event_by_id(self) -> AuditEventByIdLoader:
+        return AuditEventByIdLoader(self._ctx)
+
+    @cached_property
+    def user_by_id(self) -> UserByIdLoader:
+        return UserByIdLoader(self._ctx)
+
+    @cached_property
+    def organisation_by_id(self) -> OrganisationByIdLoader:
+        return OrganisationByIdLoader(self._ctx)
+
+    @cached_property
+    def territory_by_code(self) -> TerritoryByCodeLoader:
+        return TerritoryByCodeLoader(self._ctx)
+
+
+def load_all(loader: DataLoader[Any, Any], keys: Iterable[Any]) -> Awaitable[list[Any]]:
+    return loader.load_many(list(keys))

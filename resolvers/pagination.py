@@ -1,0 +1,72 @@
+"""Keyset cursors and page-size limits shared by every connection."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from auth.settings import Settings
+from resolvers.errors import bad_input
+
+
+def encode_cursor(at: datetime, row_id: uuid.UUID) -> str:
+    return base64.urlsafe_b64encode(f"{at.isoformat()}|{row_id}".encode()).decode()
+
+
+def decode_cursor(cursor: str | None) -> tuple[datetime, uuid.UUID] | None:
+    if cursor is None:
+        return None
+    try:
+        at_raw, id_raw = base64.urlsafe_b64decode(cursor.encode()).decode().split("|", 1)
+        at = datetime.fromisoformat(at_raw)
+        if at.tzinfo is None:
+            raise ValueError
+        return at, uuid.UUID(id_raw)
+    except (binascii.Error, UnicodeError, ValueError):
+        raise bad_input("Malformed cursor in `after`.", field="after") from None
+
+
+def encode_key_cursor(key: str) -> str:
+    return base64.urlsafe_b64encode(key.encode()).decode()
+
+
+def decode_key_cursor(cursor: str | None) -> str | None:
+    if cursor is None:
+        return None
+    try:
+        return base64.urlsafe_b64decode(cursor.encode()).decode()
+    except (binascii.Error, UnicodeError, ValueError):
+        raise bad_input("Malformed cursor in `after`.", field="after") from None
+
+
+def check_first(first: int, settings: Settings) -> int:
+    if first < 0 or first > settings.max_page_size:
+        raise bad_input(
+            f"`first` must be between 0 and {settings.max_page_size}, got {first}.",
+            field="first",
+            max=settings.max_page_size,
+        )
+    return first
+
+
+@dataclass(frozen=True, slots=True)
+class ResolvedPage:
+    """One page of rows with their cursors; `count` gives the whole list's size (a value
+    or an awaitable, computed only if the client asks for `totalCount`)."""
+
+    rows: list[Any]
+    cursors: list[str]
+    has_next: bool
+    count: Callable[[], Any]
+
+
+def keyset_page(
+    rows: list[Any], has_next: bool, time_attr: str, count: Callable[[], Any]
+) -> ResolvedPage:
+    cursors = [encode_cursor(getattr(r, time_attr), r.id) for r in rows]
+    return ResolvedPage(rows=rows, cursors=cursors, has_next=has_next, count=count)

@@ -1,0 +1,39 @@
+"""Checks on what people type, shared by every mutation. Each returns a problem message or
+None; mutations turn problems into `userErrors` before anything is written."""
+
+from __future__ import annotations
+
+import unicodedata
+from datetime import UTC, date, datetime
+
+from models.person import NAME_MAX
+
+EARLIEST_BIRTH = date(1900, 1, 1)
+
+
+def clean_name(value: str) -> str:
+    """NFC-normalised, inner whitespace collapsed, trimmed."""
+    return " ".join(unicodedata.normalize("NFC", value).split())
+
+
+def name_problem(value: str | None, *, required: bool) -> str | None:
+    if value is None:
+        return "is required" if required else None
+    if any(unicodedata.category(ch) in ("Cc", "Cf", "Co", "Cs") for ch in value):
+        return "contains control or invisible characters"
+    cleaned = clean_name(value)
+    if not cleaned:
+        return "must not be blank" if required else None
+    if len(cleaned) > NAME_MAX:
+        return f"is longer than {NAME_MAX} characters"
+    return None
+
+
+def birth_date_problem(value: date | None) -> str | None:
+    if value is None:
+        return None
+    if value < EARLIEST_BIRTH:
+        return "is before 1900"
+    if value > datetime.now(UTC).date():
+        return "is in the future"
+    return None

@@ -1,0 +1,79 @@
+"""Strawberry types and the assembled Schema; `schema.graphql` is the exported SDL."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import strawberry
+from graphql import GraphQLError
+from strawberry.extensions import (
+    MaxAliasesLimiter,
+    MaxTokensLimiter,
+    ParserCache,
+    QueryDepthLimiter,
+    ValidationCache,
+)
+from strawberry.schema.config import StrawberryConfig
+from strawberry.types import ExecutionContext
+
+from auth.settings import Settings
+from resolvers.errors import CodedError
+from schema.audit import AuditEvent
+from schema.demand import Demand
+from schema.errors import ErrorPolicy
+from schema.extensions import AuthenticationGate, SqlCost
+from schema.household import Household, Membership
+from schema.mutation import HouseholdMutations
+from schema.organisation import Organisation, Territory, User
+from schema.person import Person
+from schema.query import Query
+
+SDL_PATH = Path(__file__).with_name("schema.graphql")
+NODE_TYPES = [Household, Person, Membership, Demand, AuditEvent, User, Organisation, Territory]
+
+
+@strawberry.type
+class Mutation(HouseholdMutations):
+    pass
+
+
+class SiaoSchema(strawberry.Schema):
+    """Logs only unexpected errors: coded errors are answers, not incidents."""
+
+    def process_errors(
+        self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
+    ) -> None:
+        unexpected = [
+            e
+            for e in errors
+            if e.original_error is not None and not isinstance(e.original_error, CodedError)
+        ]
+        if unexpected:
+            super().process_errors(unexpected, execution_context)
+
+
+def build_schema(settings: Settings | None = None) -> strawberry.Schema:
+    settings = settings or Settings()
+    extensions: list[Any] = [
+        ErrorPolicy(),
+        ParserCache(maxsize=256),
+        ValidationCache(maxsize=256),
+        MaxTokensLimiter(max_token_count=settings.max_tokens),
+        QueryDepthLimiter(max_depth=settings.max_depth),
+        MaxAliasesLimiter(max_alias_count=settings.max_aliases),
+        AuthenticationGate,
+    ]
+    if settings.is_dev:
+        extensions.append(SqlCost)
+    return SiaoSchema(
+        query=Query,
+        mutation=Mutation,
+        types=NODE_TYPES,
+        extensions=extensions,
+        config=StrawberryConfig(auto_camel_case=True),
+    )
+
+
+def export_sdl(settings: Settings | None = None) -> str:
+    return build_schema(settings).as_str() + "\n"

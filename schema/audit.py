@@ -1,0 +1,52 @@
+"""The change log (suivi des modifications)."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+import strawberry
+from sqlalchemy import Row
+from strawberry.scalars import JSON
+
+from resolvers import audit as resolve
+from resolvers.loaders import then
+from schema.node import Node, encode_id
+from schema.organisation import User, user_from_row
+
+
+@strawberry.type(description="Who changed what in a household's record, and when.")
+class AuditEvent(Node):
+    at: datetime = strawberry.field(description="When it happened.")
+    action: str = strawberry.field(
+        description="What was done: CREATE, UPDATE, ADD_MEMBER, MOVE_IN, MOVE_OUT, CLOSE..."
+    )
+    entity_type: str = strawberry.field(
+        description="The kind of record changed: Household, Person, Membership, Demand..."
+    )
+    entity_id: strawberry.ID = strawberry.field(description="Global id of the record changed.")
+    changes: JSON = strawberry.field(
+        description='Field-level changes: `{"field": {"before": ..., "after": ...}}`.'
+    )
+    actor_id: strawberry.Private[uuid.UUID | None]
+
+    @strawberry.field(description="Who did it; null for changes made by the system.")
+    def actor(self, info: strawberry.Info) -> User | None:
+        if self.actor_id is None:
+            return None
+        return then(resolve.actor(info.context, self.actor_id), user_from_row)  # type: ignore[no-any-return]
+
+
+def audit_event_from_row(row: Row[Any] | None) -> AuditEvent | None:
+    if row is None:
+        return None
+    return AuditEvent(
+        id=encode_id("AuditEvent", row.id),
+        at=row.at,
+        action=row.action,
+        entity_type=row.entity_type,
+        entity_id=encode_id(row.entity_type, row.entity_id),
+        changes=row.changes,
+        actor_id=row.actor_id,
+    )

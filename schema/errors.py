@@ -1,0 +1,173 @@
+"""User errors of mutations (business refusals) and the masking of everything else."""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING, Any
+
+import strawberry
+from graphql import GraphQLError
+from strawberry.extensions import MaskErrors
+
+from resolvers.demand_write import DemandErrorCode as _DemandErrorCode
+from resolvers.errors import CodedError, ErrorCode, request_id_var
+from resolvers.household_write import HouseholdErrorCode as _HouseholdErrorCode
+from resolvers.household_write import Problem
+from resolvers.person_write import PersonErrorCode as _PersonErrorCode
+from schema.enums import described_enum, to_schema
+
+log = logging.getLogger("siao.errors")
+
+_COMMON = {
+    "NOT_FOUND": "The record does not exist, or is not visible to you.",
+    "STALE_VERSION": "Someone saved a change since you read the record; `currentVersion` "
+    "tells the version to reload.",
+    "INVALID_NAME": "A name is blank, too long, or contains control characters.",
+    "INVALID_BIRTH_DATE": "The birth date is in the future or before 1900.",
+    "HOUSEHOLD_CLOSED": "The household has no members left and takes no more changes.",
+}
+
+
+def _descriptions(enum: Any, own: dict[str, str]) -> dict[Any, str]:
+    merged = {**_COMMON, **own}
+    return {member: merged[member.name] for member in enum}
+
+
+if TYPE_CHECKING:
+    HouseholdErrorCode = _HouseholdErrorCode
+    PersonErrorCode = _PersonErrorCode
+    DemandErrorCode = _DemandErrorCode
+else:
+    HouseholdErrorCode = described_enum(
+        _HouseholdErrorCode,
+        "Why a household mutation was refused.",
+        _descriptions(
+            _HouseholdErrorCode,
+            {
+                "UNKNOWN_TERRITORY": "No territory has this code.",
+                "TERRITORY_OUT_OF_SCOPE": "You may not create households in this territory.",
+                "NO_MEMBERS": "A household needs at least one member.",
+                "ONE_REFERENCE_PERSON": "A household has exactly one REFERENCE_PERSON.",
+                "ALREADY_IN_HOUSEHOLD": "The person is in another household: move them instead.",
+                "SAME_HOUSEHOLD": "The person is already a member of this household.",
+                "INVALID_INPUT": "The input is inconsistent (see `message`).",
+            },
+        ),
+    )
+    PersonErrorCode = described_enum(
+        _PersonErrorCode, "Why `updatePerson` was refused.", _descriptions(_PersonErrorCode, {})
+    )
+    DemandErrorCode = described_enum(
+        _DemandErrorCode,
+        "Why `createDemand` was refused.",
+        _descriptions(
+            _DemandErrorCode,
+            {
+                "NOT_A_MEMBER": "A concerned person is not a current member of the household.",
+                "NO_CONCERNED_PERSON": "A demand concerns at least one member.",
+            },
+        ),
+    )
+
+
+@strawberry.interface(description="A business refusal of a mutation: nothing was changed.")
+class UserError:
+    message: str = strawberry.field(description="What went wrong, for a person to read.")
+    field: list[str] | None = strawberry.field(
+        description='Path of the input field at fault, e.g. `["members", "0", "lastName"]`.'
+    )
+
+
+@strawberry.type(description="Why a household mutation was refused.")
+class HouseholdUserError(UserError):
+    code: HouseholdErrorCode = strawberry.field(description="Machine-readable reason.")
+    current_version: int | None = strawberry.field(
+        description="With STALE_VERSION: the household's version now."
+    )
+
+
+@strawberry.type(description="Why `updatePerson` was refused.")
+class PersonUserError(UserError):
+    code: PersonErrorCode = strawberry.field(description="Machine-readable reason.")
+    current_version: int | None = strawberry.field(
+        description="With STALE_VERSION: the person's version now."
+    )
+
+
+@strawberry.type(description="Why `createDemand` was refused.")
+class DemandUserError(UserError):
+    code: DemandErrorCode = strawberry.field(description="Machine-readable reason.")
+
+
+def household_errors(problems: list[Problem]) -> list[HouseholdUserError]:
+    return [
+        HouseholdUserError(
+            code=to_schema(HouseholdErrorCode, p.code),
+            message=p.message,
+            field=p.field,
+            current_version=p.current_version,
+        )
+        for p in problems
+    ]
+
+
+def person_errors(problems: list[Problem]) -> list[PersonUserError]:
+    return [
+        PersonUserError(
+            code=to_schema(PersonErrorCode, p.code),
+            message=p.message,
+            field=p.field,
+            current_version=p.current_version,
+        )
+        for p in problems
+    ]
+
+
+def demand_errors(problems: list[Problem]) -> list[DemandUserError]:
+    return [
+        DemandUserError(code=to_schema(DemandErrorCode, p.code), message=p.message, field=p.field)
+        for p in problems
+    ]
+
+
+class ErrorPolicy(MaskErrors):
+    """Keeps the project's own coded errors and GraphQL's parse/validation errors (with a
+    code added); masks everything else as INTERNAL_SERVER_ERROR with the request id that
+    the log line of the original error also carries. No stack trace reaches a client."""
+
+    def __init__(self) -> None:
+        super().__init__(should_mask_error=self._should_mask, error_message="Internal error.")
+
+    @staticmethod
+    def _should_mask(error: GraphQLError) -> bool:
+        original = error.original_error
+        if original is None:
+            return False
+        return not isinstance(original, CodedError)
+
+    def anonymise_error(self, error: GraphQLError) -> GraphQLError:
+        request_id = request_id_var.get()
+        log.error(
+            "internal error (request %s) at %s",
+            request_id,
+            error.path,
+            exc_info=error.original_error,
+        )
+        return GraphQLError(
+            message=f"Internal error. Quote request id {request_id} to the support team.",
+            nodes=error.nodes,
+            path=error.path,
+            extensions={"code": ErrorCode.INTERNAL_SERVER_ERROR.value, "requestId": request_id},
+        )
+
+    def _process_errors(self, errors: list[GraphQLError]) -> list[GraphQLError]:
+        processed = super()._process_errors(errors)
+        for error in processed:
+            if error.original_error is None and not (error.extensions or {}).get("code"):
+                code = (
+                    ErrorCode.GRAPHQL_PARSE_FAILED
+                    if error.message.startswith("Syntax Error")
+                    else ErrorCode.GRAPHQL_VALIDATION_FAILED
+                )
+                error.extensions = {**(error.extensions or {}), "code": code.value}
+        return processed

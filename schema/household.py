@@ -1,0 +1,161 @@
+"""Households and their memberships."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import TYPE_CHECKING, Annotated, Any
+
+import strawberry
+from sqlalchemy import Row
+
+from resolvers import household as resolve
+from resolvers.loaders import then
+from schema.enums import Relationship, to_schema
+from schema.node import Connection, Node, connection_of, encode_id
+from schema.organisation import Territory, territory_from_row
+
+if TYPE_CHECKING:
+    from schema.audit import AuditEvent
+    from schema.demand import Demand
+    from schema.person import Person
+
+PersonRef = Annotated["Person", strawberry.lazy("schema.person")]
+DemandRef = Annotated["Demand", strawberry.lazy("schema.demand")]
+AuditEventRef = Annotated["AuditEvent", strawberry.lazy("schema.audit")]
+
+
+@strawberry.type(
+    description=(
+        "A household (ménage): the smallest set of people living together. It carries all "
+        "demands; its composition is kept over time as memberships."
+    )
+)
+class Household(Node):
+    reference: str = strawberry.field(
+        description="The 10-digit household reference that professionals quote on the phone."
+    )
+    version: int = strawberry.field(
+        description="Edit counter; pass it as `expectedVersion` when editing the household."
+    )
+    created_at: datetime = strawberry.field(description="When the household was created.")
+    updated_at: datetime = strawberry.field(description="When the household was last edited.")
+    last_activity_at: datetime = strawberry.field(
+        description="Last change to anything in the record (drives retention and purges)."
+    )
+    closed_at: datetime | None = strawberry.field(
+        description="When the last member left; null while the household is active."
+    )
+    row_id: strawberry.Private[uuid.UUID]
+    territory_code: strawberry.Private[str]
+
+    @strawberry.field(description="The territory (département) whose SIAO handles the household.")
+    def territory(self, info: strawberry.Info) -> Territory | None:
+        return then(resolve.territory(info.context, self.territory_code), territory_from_row)  # type: ignore[no-any-return]
+
+    @strawberry.field(
+        description="The members at an instant (default: now), reference person first."
+    )
+    def members(
+        self,
+        info: strawberry.Info,
+        at: Annotated[
+            datetime | None,
+            strawberry.argument(description="Instant of the composition (ISO 8601); default now."),
+        ] = None,
+    ) -> list[Membership]:
+        return then(resolve.members(info.context, self.row_id, at), memberships_from_rows)  # type: ignore[no-any-return]
+
+    @strawberry.field(
+        description="Every membership the household ever had, past and present, oldest first."
+    )
+    def member_history(self, info: strawberry.Info) -> list[Membership]:
+        return then(resolve.member_history(info.context, self.row_id), memberships_from_rows)  # type: ignore[no-any-return]
+
+    @strawberry.field(description="The household's demands, newest first.")
+    def demands(
+        self,
+        info: strawberry.Info,
+        first: Annotated[int, strawberry.argument(description="Page size (at most 100).")] = 20,
+        after: Annotated[
+            str | None, strawberry.argument(description="`endCursor` of the previous page.")
+        ] = None,
+    ) -> Connection[DemandRef]:
+        from schema.demand import demand_from_row
+
+        return then(  # type: ignore[no-any-return]
+            resolve.demands(info.context, self.row_id, first, after),
+            lambda page: connection_of(page, demand_from_row),
+        )
+
+    @strawberry.field(
+        description="The change log (suivi des modifications) of the household, newest first."
+    )
+    def audit_events(
+        self,
+        info: strawberry.Info,
+        first: Annotated[int, strawberry.argument(description="Page size (at most 100).")] = 20,
+        after: Annotated[
+            str | None, strawberry.argument(description="`endCursor` of the previous page.")
+        ] = None,
+    ) -> Connection[AuditEventRef]:
+        from schema.audit import audit_event_from_row
+
+        return then(  # type: ignore[no-any-return]
+            resolve.audit_events(info.context, self.row_id, first, after),
+            lambda page: connection_of(page, audit_event_from_row),
+        )
+
+
+@strawberry.type(description="A person's time-bounded place in a household.")
+class Membership(Node):
+    relationship: Relationship = strawberry.field(
+        description="Relationship to the household's reference person."
+    )
+    valid_from: datetime = strawberry.field(description="When the person joined the household.")
+    valid_to: datetime | None = strawberry.field(
+        description="When the person left the household; null while they are a member."
+    )
+    person_id: strawberry.Private[uuid.UUID]
+    household_id: strawberry.Private[uuid.UUID]
+
+    @strawberry.field(description="The member.")
+    def person(self, info: strawberry.Info) -> PersonRef | None:
+        from schema.person import person_from_row
+
+        return then(resolve.person(info.context, self.person_id), person_from_row)  # type: ignore[no-any-return]
+
+    @strawberry.field(description="The household.")
+    def household(self, info: strawberry.Info) -> Household | None:
+        return then(resolve.household(info.context, self.household_id), household_from_row)  # type: ignore[no-any-return]
+
+
+def household_from_row(row: Row[Any] | None) -> Household | None:
+    if row is None:
+        return None
+    return Household(
+        id=encode_id("Household", row.id),
+        reference=row.reference,
+        version=row.version,
+        created_at=row.created_at,
+        updated_at=row.updated_at,
+        last_activity_at=row.last_activity_at,
+        closed_at=row.closed_at,
+        row_id=row.id,
+        territory_code=row.territory_code,
+    )
+
+
+def membership_from_row(row: Row[Any]) -> Membership:
+    return Membership(
+        id=encode_id("Membership", row.id),
+        relationship=to_schema(Relationship, row.relationship),
+        valid_from=row.validity.lower,
+        valid_to=row.validity.upper,
+        person_id=row.person_id,
+        household_id=row.household_id,
+    )
+
+
+def memberships_from_rows(rows: list[Row[Any]]) -> list[Membership]:
+    return [membership_from_row(row) for row in rows]

@@ -1,0 +1,62 @@
+"""Persons."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date, datetime
+from typing import Any
+
+import strawberry
+from sqlalchemy import Row
+
+from resolvers import person as resolve
+from resolvers.loaders import then
+from schema.enums import Sex, to_schema
+from schema.household import Household, Membership, household_from_row, memberships_from_rows
+from schema.node import Node, encode_id
+
+
+@strawberry.type(description="A human being; in exactly one household at any instant.")
+class Person(Node):
+    first_name: str = strawberry.field(description="First name(s), as the person gives them.")
+    last_name: str = strawberry.field(description="Birth name (nom de naissance).")
+    usage_name: str | None = strawberry.field(
+        description="Name in use (nom d'usage), e.g. a spouse's name; null if the same."
+    )
+    birth_date: date | None = strawberry.field(description="Date of birth, if known.")
+    sex: Sex = strawberry.field(description="Sex as declared.")
+    version: int = strawberry.field(
+        description="Edit counter; pass it as `expectedVersion` to `updatePerson`."
+    )
+    created_at: datetime = strawberry.field(description="When the record was created.")
+    updated_at: datetime = strawberry.field(description="When the record was last edited.")
+    row_id: strawberry.Private[uuid.UUID]
+
+    @strawberry.field(description="The household the person belongs to now.")
+    def current_household(self, info: strawberry.Info) -> Household | None:
+        return then(resolve.current_household(info.context, self.row_id), household_from_row)  # type: ignore[no-any-return]
+
+    @strawberry.field(description="Every household the person has belonged to, oldest first.")
+    def memberships(self, info: strawberry.Info) -> list[Membership]:
+        return then(resolve.memberships(info.context, self.row_id), memberships_from_rows)  # type: ignore[no-any-return]
+
+
+def person_from_row(row: Row[Any] | None) -> Person | None:
+    if row is None:
+        return None
+    return Person(
+        id=encode_id("Person", row.id),
+        first_name=row.first_name,
+        last_name=row.last_name,
+        usage_name=row.usage_name,
+        birth_date=row.birth_date,
+        sex=to_schema(Sex, row.sex),
+        version=row.version,
+        created_at=row.created_at,
+        updated_at=row.updated_at,
+        row_id=row.id,
+    )
+
+
+def persons_from_rows(rows: list[Row[Any]]) -> list[Person]:
+    return [p for p in (person_from_row(r) for r in rows) if p is not None]

@@ -1,0 +1,311 @@
+"""The Starlette app (routes /graphql, /health/*, GraphiQL assets), its lifespan, and the
+`siao` command line."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import gc
+import logging
+import os
+import sys
+import time
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import replace
+from typing import Any
+
+import orjson
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, JSONResponse, Response
+from starlette.routing import Mount, Route
+from starlette.staticfiles import StaticFiles
+from starlette.types import ASGIApp, Receive, Scope, Send
+from strawberry.asgi import GraphQL
+
+from auth.settings import Settings
+from auth.tokens import InvalidToken, TokenVerifier, mint_dev_token
+from migrations import head_revision, upgrade
+from models.database import create_engine
+from resolvers.context import Context
+from resolvers.errors import ErrorCode, request_id_var
+from resolvers.organisation import load_viewer
+from schema import SDL_PATH, build_schema, export_sdl
+from schema.graphiql import ASSETS_DIR, graphiql_html
+
+log = logging.getLogger("siao")
+ASSETS_URL = "/graphiql-assets"
+
+
+class RequestIdFilter(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.request_id = request_id_var.get()
+        return True
+
+
+def configure_logging(level: int = logging.INFO) -> None:
+    handler = logging.StreamHandler()
+    handler.addFilter(RequestIdFilter())
+    handler.setFormatter(
+        logging.Formatter("%(asctime)s %(levelname)s [%(request_id)s] %(name)s: %(message)s")
+    )
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level)
+
+
+class GraphQLApp(GraphQL[Context, None]):
+    """Strawberry's ASGI view with our context, orjson and an offline GraphiQL."""
+
+    async def get_context(self, request: Any, response: Any = None) -> Context:
+        ctx: Context = request.scope["state"]["siao_context"]
+        return ctx
+
+    async def render_graphql_ide(self, request: Request) -> Response:
+        return HTMLResponse(graphiql_html(ASSETS_URL))
+
+    def encode_json(self, data: object) -> bytes:
+        return orjson.dumps(data)
+
+
+def _unauthorized(reason: str) -> JSONResponse:
+    body = {
+        "errors": [
+            {
+                "message": f"Invalid bearer token: {reason}.",
+                "extensions": {"code": ErrorCode.UNAUTHENTICATED.value},
+            }
+        ]
+    }
+    return JSONResponse(
+        body, status_code=401, headers={"WWW-Authenticate": 'Bearer error="invalid_token"'}
+    )
+
+
+class GraphQLEndpoint:
+    """Identity before GraphQL: a bearer token that cannot be trusted gets HTTP 401 with a
+    short reason (never its content); no token gets a viewer-less context (introspection
+    only). The per-request Context is built here and closed after the response."""
+
+    def __init__(self, graphql: GraphQLApp) -> None:
+        self.graphql = graphql
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.graphql(scope, receive, send)
+            return
+        app_state = scope["app"].state
+        settings: Settings = app_state.settings
+        ctx = Context(
+            engine=app_state.engine,
+            settings=settings,
+            request_id=request_id_var.get(),
+            viewer=None,
+        )
+        try:
+            header = Request(scope).headers.get("authorization")
+            if header:
+                scheme, _, token = header.partition(" ")
+                if scheme.lower() != "bearer" or not token.strip():
+                    await _unauthorized("expected `Bearer <token>`")(scope, receive, send)
+                    return
+                try:
+                    claims = app_state.verifier.verify(token.strip())
+                except InvalidToken as exc:
+                    await _unauthorized(exc.reason)(scope, receive, send)
+                    return
+                ctx.viewer = await load_viewer(ctx, claims.subject)
+                if ctx.viewer is None:
+                    await _unauthorized("unknown or inactive user")(scope, receive, send)
+                    return
+            scope.setdefault("state", {})["siao_context"] = ctx
+            await self.graphql(scope, receive, send)
+        finally:
+            await ctx.close()
+
+
+class RequestIdMiddleware:
+    """Gives each request an id (or keeps a sane incoming `X-Request-Id`), for the log and
+    for masked errors."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] not in ("http", "websocket"):
+            await self.app(scope, receive, send)
+            return
+        incoming = dict(scope.get("headers", [])).get(b"x-request-id", b"").decode("latin-1")
+        request_id = incoming if incoming.isalnum() and len(incoming) <= 64 else uuid.uuid4().hex
+        token = request_id_var.set(request_id)
+
+        async def send_with_id(message: Any) -> None:
+            if message["type"] == "http.response.start":
+                message.setdefault("headers", []).append((b"x-request-id", request_id.encode()))
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_with_id)
+        finally:
+            request_id_var.reset(token)
+
+
+async def live(request: Request) -> Response:
+    return JSONResponse({"status": "live"})
+
+
+async def ready(request: Request) -> Response:
+    """Database reachable and migrations current."""
+    engine: AsyncEngine = request.app.state.engine
+    try:
+        async with engine.connect() as conn:
+            current = (
+                await conn.execute(text("SELECT version_num FROM alembic_version"))
+            ).scalar_one_or_none()
+    except Exception as exc:
+        log.warning("not ready: %s", type(exc).__name__)
+        return JSONResponse({"status": "unavailable", "database": "unreachable"}, status_code=503)
+    expected = head_revision()
+    if current != expected:
+        return JSONResponse(
+            {"status": "unavailable", "migrations": {"current": current, "expected": expected}},
+            status_code=503,
+        )
+    return JSONResponse({"status": "ready", "migrations": {"current": current}})
+
+
+def create_app(settings: Settings, database_url: str) -> Starlette:
+    """The ASGI app. `database_url` is the resolved URL (embedded server or DATABASE_URL)."""
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        app.state.engine = create_engine(database_url)
+        try:
+            yield
+        finally:
+            await app.state.engine.dispose()
+
+    graphql = GraphQLApp(
+        build_schema(settings),
+        graphql_ide="graphiql" if settings.is_dev else None,
+        allow_queries_via_get=False,
+    )
+    app = Starlette(
+        routes=[
+            Route("/graphql", GraphQLEndpoint(graphql), methods=["GET", "POST"]),
+            Route("/health/live", live),
+            Route("/health/ready", ready),
+            Mount(ASSETS_URL, StaticFiles(directory=ASSETS_DIR), name="graphiql-assets"),
+        ],
+        lifespan=lifespan,
+    )
+    app.add_middleware(RequestIdMiddleware)
+    app.state.settings = settings
+    app.state.verifier = TokenVerifier(settings)
+    return app
+
+
+# --- command line ---------------------------------------------------------------------
+
+
+def resolve_database(settings: Settings) -> str:
+    """DATABASE_URL if set, else the embedded server under the data folder (started now,
+    stopped when this process exits)."""
+    if settings.database_url is not None:
+        return str(settings.database_url)
+    from models.embedded import start_embedded
+
+    return start_embedded(settings.data_dir)
+
+
+def app_factory() -> Starlette:
+    """For uvicorn workers: DATABASE_URL is set by `siao serve` before it forks them."""
+    settings = Settings.from_env()
+    if settings.database_url is None:
+        raise SystemExit("app_factory needs DATABASE_URL (siao serve sets it)")
+    return create_app(settings, str(settings.database_url))
+
+
+def _serve(args: argparse.Namespace, settings: Settings) -> int:
+    import uvicorn
+
+    started = time.perf_counter()
+    url = resolve_database(settings)
+    upgrade(url)
+    if args.demo:
+        from models.demo import load_demo
+
+        summary = asyncio.run(load_demo(url))
+        print(f"Demo data: {summary}")
+    os.environ["DATABASE_URL"] = url
+    gc.set_threshold(50_000, 20, 20)  # fewer gen-0 collections: GC dominated request time
+    base = f"http://{args.host}:{args.port}"
+    print(f"Ready in {time.perf_counter() - started:.1f}s (database and migrations).")
+    print(
+        f"GraphQL endpoint: {base}/graphql"
+        + (" (GraphiQL in a browser)" if settings.is_dev else "")
+    )
+    if settings.is_dev:
+        print("Get a token: siao token --user siao.75@demo.siao")
+        print('Then, in GraphiQL\'s Headers tab: {"Authorization": "Bearer <token>"}')
+    if args.workers > 1:
+        uvicorn.run(
+            "server:app_factory",
+            factory=True,
+            host=args.host,
+            port=args.port,
+            workers=args.workers,
+            log_level="warning",
+        )
+    else:
+        uvicorn.run(create_app(settings, url), host=args.host, port=args.port, log_level="warning")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="siao", description="SI SIAO household graph API.")
+    sub = parser.add_subparsers(dest="command", required=True)
+    serve = sub.add_parser("serve", help="serve /graphql (embedded database unless DATABASE_URL)")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument("--demo", action="store_true", help="load the demo data (idempotent)")
+    serve.add_argument("--workers", type=int, default=1, help="uvicorn worker processes")
+    sub.add_parser("migrate", help="apply the database migrations")
+    token = sub.add_parser("token", help="print a dev token (SIAO_ENV=dev only)")
+    token.add_argument("--user", required=True, help="login, e.g. siao.75@demo.siao")
+    token.add_argument("--hours", type=float, default=12.0)
+    schema_cmd = sub.add_parser("schema", help="schema tools")
+    schema_sub = schema_cmd.add_subparsers(dest="schema_command", required=True)
+    schema_sub.add_parser("export", help=f"write the SDL to {SDL_PATH}")
+    args = parser.parse_args(argv)
+
+    configure_logging()
+    settings = Settings.from_env()
+    if args.command == "serve":
+        return _serve(args, settings)
+    if args.command == "migrate":
+        upgrade(resolve_database(settings))
+        print("Migrations applied.")
+        return 0
+    if args.command == "token":
+        from datetime import timedelta
+
+        try:
+            print(mint_dev_token(settings, args.user, ttl=timedelta(hours=args.hours)))
+        except InvalidToken as exc:
+            print(f"siao token: {exc.reason}", file=sys.stderr)
+            return 2
+        return 0
+    if args.command == "schema":
+        SDL_PATH.write_text(export_sdl(replace(settings)))
+        print(f"Wrote {SDL_PATH}")
+        return 0
+    return 2
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
