@@ -26,6 +26,8 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Receive, Scope, Send
 from strawberry.asgi import GraphQL
+from strawberry.http import GraphQLHTTPResponse
+from strawberry.types import ExecutionResult
 
 from auth.settings import Settings
 from auth.tokens import InvalidToken, TokenVerifier, mint_dev_token
@@ -35,6 +37,7 @@ from resolvers.context import Context
 from resolvers.errors import ErrorCode, request_id_var
 from resolvers.organisation import load_viewer
 from schema import SDL_PATH, build_schema, export_sdl
+from schema.errors import add_missing_codes
 from schema.graphiql import ASSETS_DIR, graphiql_html
 
 log = logging.getLogger("siao")
@@ -67,6 +70,10 @@ class GraphQLApp(GraphQL[Context, None]):
 
     async def render_graphql_ide(self, request: Request) -> Response:
         return HTMLResponse(graphiql_html(ASSETS_URL))
+
+    async def process_result(self, request: Any, result: ExecutionResult) -> GraphQLHTTPResponse:
+        response = await super().process_result(request, result)
+        return add_missing_codes(response)  # type: ignore[arg-type,return-value]
 
     def encode_json(self, data: object) -> bytes:
         return orjson.dumps(data)
@@ -219,7 +226,7 @@ def resolve_database(settings: Settings) -> str:
         return str(settings.database_url)
     from models.embedded import start_embedded
 
-    return start_embedded(settings.data_dir)
+    return start_embedded(settings.data_dir).url
 
 
 def app_factory() -> Starlette:

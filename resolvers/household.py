@@ -10,6 +10,7 @@ from sqlalchemy import Row, func, select
 
 from models import Relationship
 from resolvers.context import Context
+from resolvers.errors import bad_input
 from resolvers.loaders import PageKey, households_t, now_or_later, then
 from resolvers.pagination import (
     ResolvedPage,
@@ -100,6 +101,8 @@ async def households(
     if territory is not None:
         conditions.append(households_t.c.territory_code == territory)
     after_ref = decode_key_cursor(after)
+    if after_ref is not None and not (len(after_ref) == 10 and after_ref.isdigit()):
+        raise bad_input("Malformed cursor in `after`.", field="after")
     page_conditions = list(conditions)
     if after_ref is not None:
         page_conditions.append(households_t.c.reference > after_ref)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -33,7 +34,10 @@ SDL_PATH = Path(__file__).with_name("schema.graphql")
 NODE_TYPES = [Household, Person, Membership, Demand, AuditEvent, User, Organisation, Territory]
 
 
-@strawberry.type
+@strawberry.type(
+    description="Changes to the household graph. Each takes one `input` and returns a payload "
+    "with the changed objects and `userErrors` (business refusals: nothing was written)."
+)
 class Mutation(HouseholdMutations):
     pass
 
@@ -56,12 +60,12 @@ class SiaoSchema(strawberry.Schema):
 def build_schema(settings: Settings | None = None) -> strawberry.Schema:
     settings = settings or Settings()
     extensions: list[Any] = [
-        ErrorPolicy(),
-        ParserCache(maxsize=256),
-        ValidationCache(maxsize=256),
-        MaxTokensLimiter(max_token_count=settings.max_tokens),
-        QueryDepthLimiter(max_depth=settings.max_depth),
-        MaxAliasesLimiter(max_alias_count=settings.max_aliases),
+        ErrorPolicy,
+        partial(ParserCache, maxsize=256),
+        partial(ValidationCache, maxsize=256),
+        partial(MaxTokensLimiter, max_token_count=settings.max_tokens),
+        partial(QueryDepthLimiter, max_depth=settings.max_depth),
+        partial(MaxAliasesLimiter, max_alias_count=settings.max_aliases),
         AuthenticationGate,
     ]
     if settings.is_dev:

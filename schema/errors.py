@@ -131,8 +131,8 @@ def demand_errors(problems: list[Problem]) -> list[DemandUserError]:
 
 
 class ErrorPolicy(MaskErrors):
-    """Keeps the project's own coded errors and GraphQL's parse/validation errors (with a
-    code added); masks everything else as INTERNAL_SERVER_ERROR with the request id that
+    """Keeps the project's own coded errors and GraphQL's parse/validation errors; masks
+    everything else as INTERNAL_SERVER_ERROR with the request id that
     the log line of the original error also carries. No stack trace reaches a client."""
 
     def __init__(self) -> None:
@@ -160,14 +160,16 @@ class ErrorPolicy(MaskErrors):
             extensions={"code": ErrorCode.INTERNAL_SERVER_ERROR.value, "requestId": request_id},
         )
 
-    def _process_errors(self, errors: list[GraphQLError]) -> list[GraphQLError]:
-        processed = super()._process_errors(errors)
-        for error in processed:
-            if error.original_error is None and not (error.extensions or {}).get("code"):
-                code = (
-                    ErrorCode.GRAPHQL_PARSE_FAILED
-                    if error.message.startswith("Syntax Error")
-                    else ErrorCode.GRAPHQL_VALIDATION_FAILED
-                )
-                error.extensions = {**(error.extensions or {}), "code": code.value}
-        return processed
+
+def add_missing_codes(response: dict[str, Any]) -> dict[str, Any]:
+    """Parse and validation errors come from graphql-core without a code: give them one,
+    so that every error a client sees has `extensions.code`."""
+    for error in response.get("errors") or []:
+        extensions = error.setdefault("extensions", {})
+        if "code" not in extensions:
+            extensions["code"] = (
+                ErrorCode.GRAPHQL_PARSE_FAILED.value
+                if str(error.get("message", "")).startswith("Syntax Error")
+                else ErrorCode.GRAPHQL_VALIDATION_FAILED.value
+            )
+    return response

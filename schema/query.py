@@ -48,7 +48,10 @@ class HouseholdFilter:
     )
 
 
-@strawberry.type
+@strawberry.type(
+    description="Entry points for reading the household graph. Every answer is limited to "
+    "what your token may see; anything else reads as not found."
+)
 class Query:
     @strawberry.field(
         description="Any object by its global id; null if it does not exist or you may not see it."

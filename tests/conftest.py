@@ -16,16 +16,16 @@ from typing import Any
 import asyncpg
 import httpx
 import pytest
-from gql import Client, gql
+from gql import Client, GraphQLRequest
 from gql.transport.exceptions import TransportQueryError
 from gql.transport.httpx import HTTPXAsyncTransport
-from models.demo import load_demo
 from sqlalchemy.engine import make_url
 from starlette.applications import Starlette
 
 from auth.settings import Environment, Settings
 from auth.tokens import mint_dev_token
 from migrations import upgrade
+from models.demo import load_demo
 from server import create_app
 
 
@@ -65,10 +65,12 @@ def data_dir() -> Iterator[Path]:
 @pytest.fixture(scope="session")
 def databases(data_dir: Path) -> Iterator[Databases]:
     server_url = os.environ.get("DATABASE_URL")
+    embedded = None
     if not server_url:
         from models.embedded import start_embedded
 
-        server_url = start_embedded(data_dir / "embedded", cleanup="delete")
+        embedded = start_embedded(data_dir / "embedded", cleanup="delete")
+        server_url = embedded.url
     template = f"siao_tpl_{os.getpid()}"
     url = _with_database(server_url, template)
     asyncio.run(
@@ -78,6 +80,8 @@ def databases(data_dir: Path) -> Iterator[Databases]:
     asyncio.run(load_demo(url))
     yield Databases(server_url=server_url, template=template)
     asyncio.run(_admin(server_url, f'DROP DATABASE IF EXISTS "{template}" WITH (FORCE)'))
+    if embedded is not None:
+        embedded.stop()
 
 
 @pytest.fixture
@@ -151,8 +155,7 @@ def as_user(app: Starlette, token: Callable[[str], str]) -> Callable[[str | None
             async with Client(transport=transport) as session:
                 try:
                     result = await session.execute(
-                        gql(document),
-                        variable_values=variables or None,
+                        GraphQLRequest(document, variable_values=variables or None),
                         get_execution_result=True,
                     )
                 except TransportQueryError as exc:
@@ -162,3 +165,10 @@ def as_user(app: Starlette, token: Callable[[str], str]) -> Callable[[str | None
         return run
 
     return for_login
+
+
+async def one_row(sql: asyncpg.Connection, query: str, *args: Any) -> asyncpg.Record:
+    """`fetchrow` for rows the demo data guarantees."""
+    row = await sql.fetchrow(query, *args)
+    assert row is not None, f"no row for {query!r}"
+    return row

@@ -1,0 +1,91 @@
+"""Health checks, masked internal errors, request ids, the GraphiQL page and the CLI."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import pytest
+from starlette.applications import Starlette
+
+from auth.settings import Settings
+from migrations import head_revision
+from resolvers import organisation
+from server import create_app, main
+from tests.conftest import Databases, _admin, http_client
+
+
+async def test_health_live_and_ready(app: Starlette) -> None:
+    async with http_client(app) as client:
+        live = await client.get("/health/live")
+        ready = await client.get("/health/ready")
+    assert live.status_code == 200
+    assert ready.status_code == 200
+    assert ready.json()["migrations"]["current"] == head_revision()
+
+
+async def test_ready_is_false_on_a_database_without_migrations(
+    settings: Settings, databases: Databases
+) -> None:
+    name = "siao_unmigrated"
+    await _admin(
+        databases.server_url, f'DROP DATABASE IF EXISTS "{name}"', f'CREATE DATABASE "{name}"'
+    )
+    try:
+        bare = create_app(settings, databases.url(name))
+        async with bare.router.lifespan_context(bare), http_client(bare) as client:
+            response = await client.get("/health/ready")
+        assert response.status_code == 503
+    finally:
+        await _admin(databases.server_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+async def test_internal_errors_are_masked_and_carry_the_request_id_of_the_log(
+    app: Starlette,
+    token: object,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    def explode(*args: object) -> object:
+        raise RuntimeError("secret detail: password=hunter2")
+
+    monkeypatch.setattr(organisation, "organisation", explode)
+    headers = {"Authorization": f"Bearer {token('sw.alpha@demo.siao')}"}  # type: ignore[operator]
+    with caplog.at_level(logging.ERROR):
+        async with http_client(app, headers) as client:
+            response = await client.post(
+                "/graphql", json={"query": "{ me { login organisation { name } } }"}
+            )
+    body = response.json()
+    error = body["errors"][0]
+    assert "hunter2" not in response.text
+    assert "Traceback" not in response.text
+    assert error["extensions"]["code"] == "INTERNAL_SERVER_ERROR"
+    request_id = error["extensions"]["requestId"]
+    assert response.headers["x-request-id"] == request_id
+    assert body["data"]["me"]["login"] == "sw.alpha@demo.siao"  # the rest of the answer stays
+    logged = [r for r in caplog.records if request_id in r.getMessage()]
+    assert logged, "the log line of the original error carries the same request id"
+    assert any(r.exc_info for r in logged)
+
+
+async def test_graphiql_is_served_without_any_internet_address(app: Starlette) -> None:
+    async with http_client(app) as client:
+        page = await client.get("/graphql", headers={"Accept": "text/html"})
+        assert page.status_code == 200
+        assert "https://unpkg.com" not in page.text
+        script = await client.get("/graphiql-assets/graphiql@3.8.3/graphiql.min.js")
+    assert script.status_code == 200
+
+
+def test_cli_token_prints_a_token_the_server_accepts(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, data_dir: Path
+) -> None:
+    monkeypatch.setenv("SIAO_DATA_DIR", str(data_dir))
+    monkeypatch.setenv("SIAO_ENV", "dev")
+    assert main(["token", "--user", "siao.75@demo.siao"]) == 0
+    token = capsys.readouterr().out.strip()
+    assert token.count(".") == 2
+
+    monkeypatch.setenv("SIAO_ENV", "prod")
+    assert main(["token", "--user", "siao.75@demo.siao"]) == 2
