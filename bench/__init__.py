@@ -1,0 +1,1 @@
+"""The reproducible benchmark: data generator, scenarios, report (see bench/README)."""
