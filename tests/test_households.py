@@ -7,8 +7,8 @@ import uuid
 from collections.abc import Callable
 
 import asyncpg
-from models.demo import FIRST_75_REFERENCE, FIRST_93_REFERENCE
 
+from models.demo import FIRST_75_REFERENCE, FIRST_93_REFERENCE
 from tests.conftest import Run
 
 Viewer = Callable[[str | None], Run]
