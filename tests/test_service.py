@@ -6,10 +6,11 @@ import logging
 from pathlib import Path
 
 import pytest
+from alembic import command
 from starlette.applications import Starlette
 
 from auth.settings import Settings
-from migrations import head_revision
+from migrations import alembic_config, head_revision
 from resolvers import organisation
 from server import create_app, main
 from tests.conftest import Databases, _admin, http_client
@@ -89,3 +90,8 @@ def test_cli_token_prints_a_token_the_server_accepts(
 
     monkeypatch.setenv("SIAO_ENV", "prod")
     assert main(["token", "--user", "siao.75@demo.siao"]) == 2
+
+
+async def test_models_and_migrations_agree(database_url: str) -> None:
+    """Autogenerate finds nothing to do: the migrations create exactly the models."""
+    command.check(alembic_config(database_url))
