@@ -29,8 +29,9 @@ from strawberry.asgi import GraphQL
 from strawberry.http import GraphQLHTTPResponse
 from strawberry.types import ExecutionResult
 
+from auth.policy import PartnerScope
 from auth.settings import Settings
-from auth.tokens import InvalidToken, TokenVerifier, mint_dev_token
+from auth.tokens import InvalidToken, PartnerGrant, TokenVerifier, mint_dev_token
 from migrations import head_revision, upgrade
 from models.database import create_engine
 from resolvers.context import Context
@@ -127,7 +128,7 @@ class GraphQLEndpoint:
                 except InvalidToken as exc:
                     await _unauthorized(exc.reason)(scope, receive, send)
                     return
-                ctx.viewer = await load_viewer(ctx, claims.subject)
+                ctx.viewer = await load_viewer(ctx, claims)
                 if ctx.viewer is None:
                     await _unauthorized("unknown or inactive user")(scope, receive, send)
                     return
@@ -287,8 +288,22 @@ def main(argv: list[str] | None = None) -> int:
     serve.add_argument("--workers", type=int, default=1, help="uvicorn worker processes")
     sub.add_parser("migrate", help="apply the database migrations")
     token = sub.add_parser("token", help="print a dev token (SIAO_ENV=dev only)")
-    token.add_argument("--user", required=True, help="login, e.g. siao.75@demo.siao")
+    who = token.add_mutually_exclusive_group(required=True)
+    who.add_argument("--user", help="login of a user, e.g. siao.75@demo.siao")
+    who.add_argument("--partner", help="name of a partner system, e.g. SYPLO")
+    token.add_argument(
+        "--scope",
+        action="append",
+        default=[],
+        choices=[s.value for s in PartnerScope],
+        help="a partner scope (repeatable)",
+    )
+    token.add_argument("--territory", help="the partner's territory code")
     token.add_argument("--hours", type=float, default=12.0)
+    matrix = sub.add_parser(
+        "rights-matrix", help="print the rights matrix generated from the schema and the policy"
+    )
+    matrix.add_argument("--write", action="store_true", help="write docs/rights-matrix.md")
     schema_cmd = sub.add_parser("schema", help="schema tools")
     schema_sub = schema_cmd.add_subparsers(dest="schema_command", required=True)
     schema_sub.add_parser("export", help=f"write the SDL to {SDL_PATH}")
@@ -305,11 +320,32 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "token":
         from datetime import timedelta
 
+        grant = None
+        if args.partner:
+            if not args.territory:
+                parser.error("--partner needs --territory")
+            grant = PartnerGrant(
+                name=args.partner,
+                scopes=frozenset(PartnerScope(s) for s in args.scope),
+                territory=args.territory,
+            )
+        subject = args.user or f"partner:{args.partner}"
         try:
-            print(mint_dev_token(settings, args.user, ttl=timedelta(hours=args.hours)))
+            print(mint_dev_token(settings, subject, ttl=timedelta(hours=args.hours), partner=grant))
         except InvalidToken as exc:
             print(f"siao token: {exc.reason}", file=sys.stderr)
             return 2
+        return 0
+    if args.command == "rights-matrix":
+        from schema.rights_matrix import DOC_PATH, render
+
+        text = render()
+        if args.write:
+            DOC_PATH.parent.mkdir(exist_ok=True)
+            DOC_PATH.write_text(text)
+            print(f"Wrote {DOC_PATH}")
+        else:
+            print(text, end="")
         return 0
     if args.command == "schema":
         SDL_PATH.write_text(export_sdl(replace(settings)))

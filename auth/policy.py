@@ -1,12 +1,13 @@
-"""The policy vocabulary: roles, as data. The single place that names a role.
-
-The rights matrix of DOMAIN.md (categories x relationships) lands here with the
-rights issue; until then the only rule is the territory scope of `auth.scope`.
+"""The policy, as data: roles, sensitivity categories, relationships, partner scopes and
+the rights matrix of DOMAIN.md. The single place that names a role or decides a right:
+the row scope (`auth.scope`), the field permissions (`schema.permissions`), the mutation
+checks and the published matrix (`siao rights-matrix`) all read these tables.
 """
 
 from __future__ import annotations
 
-from enum import StrEnum
+from collections.abc import Mapping
+from enum import Flag, StrEnum
 
 
 class Role(StrEnum):
@@ -32,3 +33,158 @@ ROLE_DESCRIPTIONS: dict[Role, str] = {
     Role.OBSERVER: "State agent or social observer: anonymised indicators only, never a person.",
     Role.ADMIN: "Administrator of users, organisations and territories; not of household content.",
 }
+
+
+class Category(StrEnum):
+    """What kind of personal data a field carries (DOMAIN.md, Sensitivity categories), plus
+    the matrix rows that are not field categories (demands, flash evaluation, indicators)."""
+
+    IDENTITY_MIN = "IDENTITY_MIN"
+    IDENTITY = "IDENTITY"
+    SITUATION = "SITUATION"
+    BUDGET = "BUDGET"
+    ADMINISTRATIVE = "ADMINISTRATIVE"
+    HEALTH = "HEALTH"
+    VIOLENCE = "VIOLENCE"
+    EVALUATION = "EVALUATION"
+    FLASH_EVALUATION = "FLASH_EVALUATION"
+    DEMANDS = "DEMANDS"
+    NOTES = "NOTES"
+    AUDIT = "AUDIT"
+    INDICATORS = "INDICATORS"
+
+
+CATEGORY_DESCRIPTIONS: dict[Category, str] = {
+    Category.IDENTITY_MIN: "Names, birth date, sex, household reference: what a search shows.",
+    Category.IDENTITY: "Nationality, phone, e-mail, postal domiciliation, identity documents.",
+    Category.SITUATION: "Housing steps (SNE number, DALO), housing precarity, activity.",
+    Category.BUDGET: "Resources, debts, benefits.",
+    Category.ADMINISTRATIVE: "Right of residence, papers.",
+    Category.HEALTH: "Medico-social situation, disability, addiction, pregnancy (GDPR art. 9).",
+    Category.VIOLENCE: "Victim of violence, protected address: only those who must know.",
+    Category.EVALUATION: "Content of deep social evaluations.",
+    Category.FLASH_EVALUATION: "Flash evaluations: vulnerability level and criteria.",
+    Category.DEMANDS: "The household's demands and whom they concern.",
+    Category.NOTES: "Content of notes between professionals.",
+    Category.AUDIT: "The change and access log of a household.",
+    Category.INDICATORS: "Anonymised indicators (never a person).",
+}
+
+# Reading these records one access event per (viewer, household, category, request).
+LOGGED_READS = frozenset(
+    {
+        Category.HEALTH,
+        Category.VIOLENCE,
+        Category.ADMINISTRATIVE,
+        Category.BUDGET,
+        Category.EVALUATION,
+        Category.NOTES,
+    }
+)
+
+
+class Relationship(StrEnum):
+    """How a viewer stands to a household it can see."""
+
+    ACCOMPANYING = "ACCOMPANYING"
+    TERRITORY_SIAO = "TERRITORY_SIAO"
+    ORIENTED_OR_HOSTING = "ORIENTED_OR_HOSTING"
+    SELF = "SELF"
+    PARTNER = "PARTNER"
+    NONE = "NONE"
+
+
+RELATIONSHIP_DESCRIPTIONS: dict[Relationship, str] = {
+    Relationship.ACCOMPANYING: "A social worker who (or whose organisation) accompanies it.",
+    Relationship.TERRITORY_SIAO: "An operator of the SIAO of its territory.",
+    Relationship.ORIENTED_OR_HOSTING: "A manager of a structure it is oriented to or hosted by.",
+    Relationship.SELF: "A member of the household, about their own household.",
+    Relationship.PARTNER: "A partner system, within its scopes and territory.",
+    Relationship.NONE: "Anyone else: the household does not exist for them.",
+}
+
+# The one relationship each role can have with the households its row scope lets it see.
+# (The row scope is what differs: a social worker sees the households they accompany,
+# so every household they see is one they accompany.)
+ROLE_RELATIONSHIP: dict[Role, Relationship] = {
+    Role.SOCIAL_WORKER: Relationship.ACCOMPANYING,
+    Role.SIAO_OPERATOR: Relationship.TERRITORY_SIAO,
+    Role.STRUCTURE_MANAGER: Relationship.ORIENTED_OR_HOSTING,
+    Role.BENEFICIARY: Relationship.SELF,
+    Role.PARTNER: Relationship.PARTNER,
+    Role.OBSERVER: Relationship.NONE,
+    Role.ADMIN: Relationship.NONE,
+}
+
+
+class Access(Flag):
+    NONE = 0
+    READ = 1
+    WRITE = 2
+    READ_WRITE = READ | WRITE
+
+
+R, W, RW, NO = Access.READ, Access.WRITE, Access.READ_WRITE, Access.NONE
+
+
+class PartnerScope(StrEnum):
+    """What a partner system's token may read, on non-protected households of its territory."""
+
+    IDENTITY_MIN_READ = "identity_min:read"
+    IDENTITY_READ = "identity:read"
+    SITUATION_READ = "situation:read"
+    DEMANDS_READ = "demands:read"
+    INDICATORS_READ = "indicators:read"
+
+
+PARTNER_SCOPE_GRANTS: dict[PartnerScope, Category] = {
+    PartnerScope.IDENTITY_MIN_READ: Category.IDENTITY_MIN,
+    PartnerScope.IDENTITY_READ: Category.IDENTITY,
+    PartnerScope.SITUATION_READ: Category.SITUATION,
+    PartnerScope.DEMANDS_READ: Category.DEMANDS,
+    PartnerScope.INDICATORS_READ: Category.INDICATORS,
+}
+
+_ACC, _SIAO, _STRUCT, _SELF = (
+    Relationship.ACCOMPANYING,
+    Relationship.TERRITORY_SIAO,
+    Relationship.ORIENTED_OR_HOSTING,
+    Relationship.SELF,
+)
+
+# The rights matrix of DOMAIN.md. Partner cells are "by scope" (PARTNER_SCOPE_GRANTS);
+# NONE sees nothing. "SW other: R via search" is the search view (SEARCH_VIEW below).
+MATRIX: dict[Category, Mapping[Relationship, Access]] = {
+    Category.IDENTITY_MIN: {_ACC: RW, _SIAO: RW, _STRUCT: R, _SELF: R},
+    Category.IDENTITY: {_ACC: RW, _SIAO: RW, _STRUCT: R, _SELF: RW},
+    Category.SITUATION: {_ACC: RW, _SIAO: R, _STRUCT: R, _SELF: R},
+    Category.BUDGET: {_ACC: RW, _SIAO: R, _STRUCT: R, _SELF: R},
+    Category.ADMINISTRATIVE: {_ACC: RW, _SIAO: R, _SELF: R},
+    Category.HEALTH: {_ACC: RW, _SELF: R},
+    Category.VIOLENCE: {_ACC: RW, _SIAO: R, _SELF: R},
+    Category.EVALUATION: {_ACC: RW, _SIAO: R, _STRUCT: R, _SELF: R},
+    Category.FLASH_EVALUATION: {_ACC: RW, _SIAO: RW, _STRUCT: R, _SELF: R},
+    Category.DEMANDS: {_ACC: RW, _SIAO: RW, _STRUCT: R, _SELF: RW},
+    Category.NOTES: {_ACC: RW, _SIAO: RW},
+    Category.AUDIT: {_ACC: R, _SIAO: R, _SELF: R},
+    Category.INDICATORS: {_SIAO: R, _STRUCT: R},
+}
+
+# Roles that may use the search view (IDENTITY_MIN of persons they do not follow, the
+# household reference and the accompanying organisations' names), in their territory.
+SEARCH_ROLES = frozenset({Role.SOCIAL_WORKER, Role.SIAO_OPERATOR})
+
+
+def allowed(
+    category: Category,
+    relationship: Relationship,
+    access: Access,
+    scopes: frozenset[PartnerScope] = frozenset(),
+) -> bool:
+    """May a viewer standing in `relationship` to a household do `access` on `category`?"""
+    if relationship is Relationship.PARTNER:
+        if access is not Access.READ:
+            return False
+        return any(PARTNER_SCOPE_GRANTS[s] is category for s in scopes)
+    granted = MATRIX[category].get(relationship, Access.NONE)
+    return (granted & access) == access

@@ -1,51 +1,85 @@
 """Row scope: the one function that turns a viewer into the households it may see.
 
-Threat stopped: a query path (list, nested field, `node`, mutation payload) that forgets
-to filter and so serves another territory's households. Every loader and query takes a
-`HouseholdScope`, which only `household_scope()` can build (the constructor checks a
-private token), so forgetting the scope is a type error rather than a leak. An
-out-of-scope household is filtered inside the SQL, so it reads as "not found".
+Threat stopped: a query path (list, nested field, `node`, search, mutation payload) that
+forgets to filter and so serves households the viewer has no business seeing. Every
+loader and query takes a `HouseholdScope`, which only `household_scope()` can build (the
+constructor checks a private token), so forgetting the scope is a type error rather than
+a leak. The predicate runs inside the SQL: an out-of-scope household reads as "not
+found", never "forbidden".
 
-Until the rights issue lands, a viewer sees the households of its own territory; a
-viewer with no territory sees none.
+Scopes (DOMAIN.md): a social worker sees the households they or their organisation
+accompany now; a SIAO operator every household of their territory; a structure manager
+the households oriented to or hosted by their structures (none until orientations
+exist); a beneficiary their own current household; a partner the non-protected
+households of its territory; an observer and an administrator none.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import ColumnElement, FromClause, Select, false, select
+from sqlalchemy import ColumnElement, FromClause, Select, and_, exists, false, func, or_, select
 
+from auth.policy import Relationship
 from auth.viewer import Viewer
-from models.household import Household
+from models.household import Accompaniment, Household, Membership
 
 _TOKEN = object()
 
 
 class HouseholdScope:
-    __slots__ = ("_territory",)
+    __slots__ = ("_viewer",)
 
-    def __init__(self, token: object, territory: str | None) -> None:
+    def __init__(self, token: object, viewer: Viewer) -> None:
         if token is not _TOKEN:
             raise TypeError("a HouseholdScope is built by auth.scope.household_scope() only")
-        self._territory = territory
+        self._viewer = viewer
 
     def households(self, table: FromClause | type[Household] = Household) -> ColumnElement[bool]:
         """Predicate over a `households` table (or alias) in the caller's FROM clause."""
-        columns: Any = table.c if isinstance(table, FromClause) else table
-        if self._territory is None:
-            return false()
-        predicate: ColumnElement[bool] = columns.territory_code == self._territory
-        return predicate
+        h: Any = table.c if isinstance(table, FromClause) else table
+        v = self._viewer
+        relationship = v.relationship
+        if relationship is Relationship.TERRITORY_SIAO and v.territory_code:
+            predicate: ColumnElement[bool] = h.territory_code == v.territory_code
+            return predicate
+        if relationship is Relationship.ACCOMPANYING and v.user_id is not None:
+            return accompanied_by(v, h.id)
+        if relationship is Relationship.SELF and v.person_id is not None:
+            own: ColumnElement[bool] = h.id.in_(
+                select(Membership.household_id).where(
+                    Membership.person_id == v.person_id, func.upper_inf(Membership.validity)
+                )
+            )
+            return own
+        if relationship is Relationship.PARTNER and v.territory_code:
+            partner: ColumnElement[bool] = and_(
+                h.territory_code == v.territory_code, h.protected.is_(False)
+            )
+            return partner
+        # ORIENTED_OR_HOSTING: no orientation exists yet (demands issue); NONE: nothing.
+        return false()
 
     def allows_territory(self, code: str) -> bool:
-        """May the viewer create or hold households in this territory?"""
-        return self._territory is not None and code == self._territory
+        """May the viewer create households in this territory?"""
+        return self._viewer.territory_code is not None and code == self._viewer.territory_code
 
     def household_ids(self) -> Select[Any]:
         """Subquery of visible household ids, for tables that reference a household."""
         return select(Household.id).where(self.households())
 
 
+def accompanied_by(viewer: Viewer, household_id: Any) -> ColumnElement[bool]:
+    """The household (column) is accompanied now by the viewer or their organisation."""
+    who = [Accompaniment.user_id == viewer.user_id]
+    if viewer.organisation_id is not None:
+        who.append(Accompaniment.organisation_id == viewer.organisation_id)
+    return exists().where(
+        Accompaniment.household_id == household_id,
+        Accompaniment.validity.contains(func.now()),
+        or_(*who),
+    )
+
+
 def household_scope(viewer: Viewer) -> HouseholdScope:
-    return HouseholdScope(_TOKEN, viewer.territory_code)
+    return HouseholdScope(_TOKEN, viewer)

@@ -18,9 +18,12 @@ import jwt
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
+from auth.policy import PartnerScope
 from auth.settings import Settings
 
 DEV_ALGORITHM = "EdDSA"
+PARTNER_CLAIM = "siao_partner"
+TERRITORY_CLAIM = "siao_territory"
 PROD_ALGORITHMS = ["RS256", "ES256", "EdDSA"]
 LEEWAY = timedelta(seconds=30)
 
@@ -34,8 +37,18 @@ class InvalidToken(Exception):
 
 
 @dataclass(frozen=True, slots=True)
+class PartnerGrant:
+    """What a partner system's token carries: its name, scopes and territory."""
+
+    name: str
+    scopes: frozenset[PartnerScope]
+    territory: str
+
+
+@dataclass(frozen=True, slots=True)
 class Claims:
     subject: str
+    partner: PartnerGrant | None = None
 
 
 def load_or_create_dev_key(settings: Settings) -> Ed25519PrivateKey:
@@ -59,7 +72,14 @@ def load_or_create_dev_key(settings: Settings) -> Ed25519PrivateKey:
     return key
 
 
-def mint_dev_token(settings: Settings, login: str, *, ttl: timedelta = timedelta(hours=12)) -> str:
+def mint_dev_token(
+    settings: Settings,
+    login: str,
+    *,
+    ttl: timedelta = timedelta(hours=12),
+    partner: PartnerGrant | None = None,
+) -> str:
+    """A dev token for a demo user (`login`), or for a partner system (`partner`)."""
     if not settings.is_dev:
         raise InvalidToken("dev tokens exist only with SIAO_ENV=dev")
     now = datetime.now(UTC)
@@ -71,7 +91,30 @@ def mint_dev_token(settings: Settings, login: str, *, ttl: timedelta = timedelta
         "nbf": now,
         "exp": now + ttl,
     }
+    if partner is not None:
+        claims |= {
+            PARTNER_CLAIM: partner.name,
+            "scope": " ".join(sorted(partner.scopes)),
+            TERRITORY_CLAIM: partner.territory,
+        }
     return jwt.encode(claims, load_or_create_dev_key(settings), algorithm=DEV_ALGORITHM)
+
+
+def _partner(payload: dict[str, Any]) -> PartnerGrant | None:
+    name = payload.get(PARTNER_CLAIM)
+    if name is None:
+        return None
+    territory = payload.get(TERRITORY_CLAIM)
+    raw_scopes = payload.get("scope", "")
+    if not isinstance(name, str) or not name or not isinstance(territory, str):
+        raise InvalidToken("invalid partner claims")
+    if not isinstance(raw_scopes, str):
+        raise InvalidToken("invalid scope claim")
+    try:
+        scopes = frozenset(PartnerScope(s) for s in raw_scopes.split())
+    except ValueError as exc:
+        raise InvalidToken("unknown scope") from exc
+    return PartnerGrant(name=name, scopes=scopes, territory=territory)
 
 
 class TokenVerifier:
@@ -132,4 +175,4 @@ class TokenVerifier:
         subject = payload.get("sub")
         if not isinstance(subject, str) or not subject:
             raise InvalidToken("invalid subject")
-        return Claims(subject=subject)
+        return Claims(subject=subject, partner=_partner(payload))

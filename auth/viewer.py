@@ -1,19 +1,42 @@
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
-from auth.policy import Role
+from auth.policy import (
+    ROLE_RELATIONSHIP,
+    SEARCH_ROLES,
+    Access,
+    Category,
+    PartnerScope,
+    Relationship,
+    Role,
+    allowed,
+)
 
 
 @dataclass(frozen=True, slots=True)
 class Viewer:
-    """Who is asking, as resolved from a verified token and the users table."""
+    """Who is asking, from a verified token (and the users table for people)."""
 
-    user_id: uuid.UUID
+    user_id: uuid.UUID | None  # None for a partner system
     login: str
     display_name: str
     role: Role
     organisation_id: uuid.UUID | None
     territory_code: str | None
     person_id: uuid.UUID | None
+    scopes: frozenset[PartnerScope] = field(default_factory=frozenset)
+
+    @property
+    def relationship(self) -> Relationship:
+        """The relationship to every household this viewer's row scope lets it see."""
+        return ROLE_RELATIONSHIP[self.role]
+
+    def may(self, category: Category, access: Access = Access.READ) -> bool:
+        return allowed(category, self.relationship, access, self.scopes)
+
+    @property
+    def may_search(self) -> bool:
+        """The search view: minimal identity of persons of the territory (DOMAIN.md)."""
+        return self.role in SEARCH_ROLES and self.territory_code is not None

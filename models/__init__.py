@@ -1,6 +1,6 @@
 """SQLAlchemy tables, one module per aggregate; engine and sessions. Knows no GraphQL."""
 
-from models.audit import AuditEvent
+from models.audit import AccessEvent, AuditEvent
 from models.base import Base
 from models.demand import Demand, DemandKind, DemandPerson, DemandStatus
 from models.household import Accompaniment, Household, Membership, Relationship
@@ -8,6 +8,7 @@ from models.organisation import Organisation, OrganisationKind, Territory, User
 from models.person import Person, Sex
 
 __all__ = [
+    "AccessEvent",
     "Accompaniment",
     "AuditEvent",
     "Base",

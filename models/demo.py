@@ -21,7 +21,8 @@ deterministic: the same rows, ids and timestamps on every fresh database, all in
 - `beneficiary@demo.siao`, BENEFICIARY (75): their own household, 7500000001 (Anaïs
   Le Goff, reference person, and her two children).
 
-Worth knowing: three homonyms Laurent Dupont (7500000002, 7500000045, 9300000003) and
+Protected households (violence): 7500000003 (Alpha), 7500000042 (Bêta), 7500000090 and
+9300000005. Worth knowing: three homonyms Laurent Dupont (7500000002, 7500000045, 9300000003) and
 two Hélène N'Diaye (7500000007, 9300000002); eleven persons who moved between households
 (gap-free memberships, MOVE_OUT/MOVE_IN audit events); two closed households (7500000120,
 9300000040); two households born of a young adult leaving home (7500000150, 9300000050).
@@ -357,11 +358,33 @@ class HouseholdDraft:
         self.updated_at = at
 
 
+# Households flagged as protected (violence): one accompanied by Alpha, one by Bêta, one
+# followed by nobody in 75, one in 93.
+PROTECTED_REFERENCES = frozenset({"7500000003", "7500000042", "7500000090", "9300000005"})
+NATIONALITIES = (
+    "Française",
+    "Française",
+    "Française",
+    "Algérienne",
+    "Marocaine",
+    "Malienne",
+    "Ivoirienne",
+    "Afghane",
+    "Roumaine",
+    "Syrienne",
+    "Érythréenne",
+    None,
+)
+
+
 class DemoBuilder:
     """Builds every row in memory, in a fixed order, from one seeded generator."""
 
     def __init__(self) -> None:
         self.rng = random.Random(SEED)
+        # Contact details draw from their own generator, so that adding them did not
+        # change any name, date or composition drawn from `rng`.
+        self.contact_rng = random.Random(SEED + 1)
         self.fake = Faker("fr_FR")
         self.fake.seed_instance(SEED)
         self.user = {login: demo_id("user", login) for login in USERS}
@@ -412,6 +435,12 @@ class DemoBuilder:
             "usage_name": unicodedata.normalize("NFC", usage) if usage else None,
             "birth_date": born,
             "sex": sex,
+            "nationality": self.contact_rng.choice(NATIONALITIES),
+            "phone": (
+                f"06{self.contact_rng.randint(0, 99_999_999):08d}"
+                if age >= 16 and self.contact_rng.random() < 0.7
+                else None
+            ),
             "created_at": at,
             "updated_at": at,
             "created_by": actor,
@@ -763,6 +792,7 @@ class DemoBuilder:
                 "territory_code": h.territory,
                 "last_activity_at": last_event[h.id],
                 "closed_at": h.closed_at,
+                "protected": h.reference in PROTECTED_REFERENCES,
                 "created_at": h.created_at,
                 "updated_at": h.updated_at or h.created_at,
                 "created_by": self.user[SIAO_LOGIN[h.territory]],

@@ -37,6 +37,9 @@ class Household(Tracked, Base):
     last_activity_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), server_default=func.now()
     )
+    # Victims of violence: absent from searches by anyone who does not accompany the
+    # household, and from partner feeds.
+    protected: Mapped[bool] = mapped_column(default=False, server_default="false")
     # Set when the last member leaves: a household has at least one member while active.
     closed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 

@@ -34,3 +34,5 @@ class Person(Tracked, Base):
     usage_name: Mapped[str | None] = mapped_column(String(NAME_MAX))
     birth_date: Mapped[date | None] = mapped_column(Date)
     sex: Mapped[Sex] = mapped_column(text_enum(Sex, "sex"))
+    nationality: Mapped[str | None] = mapped_column(String(60))
+    phone: Mapped[str | None] = mapped_column(String(30))

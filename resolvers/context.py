@@ -3,18 +3,21 @@
 from __future__ import annotations
 
 import asyncio
+import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Executable, Result
+from sqlalchemy import Executable, Result, insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 
+from auth.policy import Category
 from auth.scope import HouseholdScope, household_scope
 from auth.settings import Settings
 from auth.viewer import Viewer
+from models import AccessEvent
 from resolvers.errors import CodedError, ErrorCode
 
 if TYPE_CHECKING:
@@ -31,6 +34,8 @@ class Context:
     # One asyncpg connection runs one statement at a time; loaders dispatched in the same
     # tick take turns.
     _read_lock: asyncio.Lock = field(default_factory=asyncio.Lock, init=False)
+    # (household id, category) pairs of sensitive data read during this request.
+    accessed: set[tuple[uuid.UUID, Category]] = field(default_factory=set, init=False)
 
     @cached_property
     def loaders(self) -> Loaders:
@@ -62,6 +67,30 @@ class Context:
         exception (so a refusal raised half-way leaves no half-written rows)."""
         async with AsyncSession(self.engine, expire_on_commit=False) as session, session.begin():
             yield session
+
+    def note_access(self, household_id: uuid.UUID, category: Category) -> None:
+        self.accessed.add((household_id, category))
+
+    async def flush_access_log(self) -> None:
+        """One access event per (viewer, household, category) of this request, in one
+        INSERT, committed on its own (a read is logged even if nothing else is written)."""
+        if not self.accessed or self.viewer is None:
+            return
+        viewer = self.viewer
+        rows = [
+            {
+                "id": uuid.uuid4(),
+                "viewer_id": viewer.user_id,
+                "viewer_label": viewer.display_name,
+                "household_id": household_id,
+                "category": category.value,
+                "request_id": self.request_id,
+            }
+            for household_id, category in sorted(self.accessed)
+        ]
+        self.accessed.clear()
+        async with self.engine.begin() as conn:
+            await conn.execute(insert(AccessEvent), rows)
 
     async def close(self) -> None:
         if self._read_conn is not None:

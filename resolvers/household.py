@@ -92,6 +92,13 @@ def audit_events(ctx: Context, household_id: uuid.UUID, first: int, after: str |
     )
 
 
+def access_log(ctx: Context, household_id: uuid.UUID, first: int, after: str | None) -> Any:
+    loaders = ctx.loaders
+    return _child_page(
+        ctx, loaders.access_pages, loaders.access_counts, household_id, first, after, "at"
+    )
+
+
 async def households(
     ctx: Context, territory: str | None, first: int, after: str | None
 ) -> ResolvedPage:

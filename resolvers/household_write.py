@@ -18,7 +18,8 @@ from sqlalchemy import func, select, update
 from sqlalchemy.dialects.postgresql import Range
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from models import Household, Membership, Person, Relationship, Sex, Territory
+from auth.policy import Relationship as PolicyRelationship
+from models import Accompaniment, Household, Membership, Person, Relationship, Sex, Territory
 from resolvers import audit
 from resolvers.context import Context
 from resolvers.validation import birth_date_problem, clean_name, name_problem
@@ -218,6 +219,37 @@ async def _new_household(
     return household
 
 
+async def _accompany_if_social_worker(
+    session: AsyncSession, ctx: Context, household: Household, at: datetime
+) -> None:
+    """A household created by an accompanying professional is accompanied by them (and
+    their organisation) from then on; otherwise it would vanish from their own scope."""
+    viewer = ctx.authenticated
+    if viewer.relationship is not PolicyRelationship.ACCOMPANYING:
+        return
+    accompaniment = Accompaniment(
+        id=uuid.uuid4(),
+        household_id=household.id,
+        user_id=viewer.user_id,
+        organisation_id=viewer.organisation_id,
+        validity=Range(at, None, bounds="[)"),
+        created_at=at,
+    )
+    session.add(accompaniment)
+    audit.record(
+        session,
+        ctx,
+        at=at,
+        action="ACCOMPANY",
+        entity_type="Accompaniment",
+        entity_id=accompaniment.id,
+        household_id=household.id,
+        changes=audit.field_changes(
+            {}, {"user": viewer.user_id, "organisation": viewer.organisation_id}
+        ),
+    )
+
+
 async def _check_territory(session: AsyncSession, ctx: Context, territory: str) -> None:
     exists = await session.scalar(select(Territory.code).where(Territory.code == territory))
     if exists is None:
@@ -250,6 +282,7 @@ async def create_household(ctx: Context, territory: str, members: list[NewPerson
             at = await clock(session)
             household = await _new_household(session, ctx, territory, at)
             ids = await _insert_members(session, ctx, household, members, at)
+            await _accompany_if_social_worker(session, ctx, household, at)
     except Refused as refused:
         return Outcome(problems=refused.problems)
     return Outcome(household_id=household.id, person_ids=ids)

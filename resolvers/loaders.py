@@ -20,6 +20,7 @@ from aiodataloader import DataLoader
 from sqlalchemy import Row, Select, Table, and_, func, or_, select
 
 from models import (
+    AccessEvent,
     AuditEvent,
     Demand,
     DemandPerson,
@@ -43,6 +44,7 @@ memberships_t: Table = Membership.__table__  # type: ignore[assignment]
 demands_t: Table = Demand.__table__  # type: ignore[assignment]
 demand_persons_t: Table = DemandPerson.__table__  # type: ignore[assignment]
 audit_t: Table = AuditEvent.__table__  # type: ignore[assignment]
+access_t: Table = AccessEvent.__table__  # type: ignore[assignment]
 users_t: Table = User.__table__  # type: ignore[assignment]
 organisations_t: Table = Organisation.__table__  # type: ignore[assignment]
 territories_t: Table = Territory.__table__  # type: ignore[assignment]
@@ -274,6 +276,15 @@ class AuditCountByHouseholdLoader(ChildCountLoader):
     table = audit_t
 
 
+class AccessPagesByHouseholdLoader(ChildPageLoader):
+    table = access_t
+    time_column = "at"
+
+
+class AccessCountByHouseholdLoader(ChildCountLoader):
+    table = access_t
+
+
 class AuditEventByIdLoader(SqlLoader[uuid.UUID, Row[Any] | None]):
     async def batch_load_fn(self, keys: list[uuid.UUID]) -> list[Row[Any] | None]:
         stmt = select(audit_t).where(
@@ -365,6 +376,14 @@ class Loaders:
     @cached_property
     def audit_counts(self) -> AuditCountByHouseholdLoader:
         return AuditCountByHouseholdLoader(self._ctx)
+
+    @cached_property
+    def access_pages(self) -> AccessPagesByHouseholdLoader:
+        return AccessPagesByHouseholdLoader(self._ctx)
+
+    @cached_property
+    def access_counts(self) -> AccessCountByHouseholdLoader:
+        return AccessCountByHouseholdLoader(self._ctx)
 
     @cached_property
     def audit_event_by_id(self) -> AuditEventByIdLoader:

@@ -7,6 +7,8 @@ from typing import Any
 
 from sqlalchemy import Row, select
 
+from auth.policy import Role
+from auth.tokens import Claims
 from auth.viewer import Viewer
 from models import User
 from resolvers.context import Context
@@ -26,12 +28,29 @@ def user(ctx: Context, user_id: uuid.UUID) -> Any:
 
 
 async def viewer_row(ctx: Context) -> Row[Any] | None:
+    """The viewer's users row; None for a partner system (it has none)."""
     viewer = ctx.authenticated
+    if viewer.user_id is None:
+        return None
     return await ctx.loaders.user_by_id.load(viewer.user_id)
 
 
-async def load_viewer(ctx: Context, login: str) -> Viewer | None:
-    """The active user a token's subject names, or None (the token is then refused)."""
+async def load_viewer(ctx: Context, claims: Claims) -> Viewer | None:
+    """The viewer a verified token names: a partner system from its claims, or the active
+    user its subject names (None: the token is refused)."""
+    if claims.partner is not None:
+        grant = claims.partner
+        return Viewer(
+            user_id=None,
+            login=claims.subject,
+            display_name=grant.name,
+            role=Role.PARTNER,
+            organisation_id=None,
+            territory_code=grant.territory,
+            person_id=None,
+            scopes=grant.scopes,
+        )
+    login = claims.subject
     row = (
         await ctx.execute(select(User.__table__).where(User.login == login, User.active.is_(True)))
     ).first()

@@ -23,7 +23,7 @@ from resolvers.errors import CodedError
 from schema.audit import AuditEvent
 from schema.demand import Demand
 from schema.errors import ErrorPolicy
-from schema.extensions import AuthenticationGate, SqlCost
+from schema.extensions import AccessLog, AuthenticationGate, SqlCost
 from schema.household import Household, Membership
 from schema.mutation import HouseholdMutations
 from schema.organisation import Organisation, Territory, User
@@ -67,6 +67,7 @@ def build_schema(settings: Settings | None = None) -> strawberry.Schema:
         partial(QueryDepthLimiter, max_depth=settings.max_depth),
         partial(MaxAliasesLimiter, max_alias_count=settings.max_aliases),
         AuthenticationGate,
+        AccessLog,
     ]
     if settings.is_dev:
         extensions.append(SqlCost)

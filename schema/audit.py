@@ -10,10 +10,12 @@ import strawberry
 from sqlalchemy import Row
 from strawberry.scalars import JSON
 
+from auth.policy import Category
 from resolvers import audit as resolve
 from resolvers.loaders import then
 from schema.node import Node, encode_id
 from schema.organisation import User, user_from_row
+from schema.permissions import sensitive
 
 
 @strawberry.type(description="Who changed what in a household's record, and when.")
@@ -26,12 +28,17 @@ class AuditEvent(Node):
         description="The kind of record changed: Household, Person, Membership, Demand..."
     )
     entity_id: strawberry.ID = strawberry.field(description="Global id of the record changed.")
-    changes: JSON = strawberry.field(
-        description='Field-level changes: `{"field": {"before": ..., "after": ...}}`.'
+    changes: JSON | None = sensitive(
+        Category.AUDIT, 'Field-level changes: `{"field": {"before": ..., "after": ...}}`.'
     )
     actor_id: strawberry.Private[uuid.UUID | None]
+    household_id: strawberry.Private[uuid.UUID | None]
 
-    @strawberry.field(description="Who did it; null for changes made by the system.")
+    @property
+    def household_key(self) -> uuid.UUID | None:
+        return self.household_id
+
+    @sensitive(Category.AUDIT, "Who did it; null for changes made by the system.")
     def actor(self, info: strawberry.Info) -> User | None:
         if self.actor_id is None:
             return None
@@ -49,4 +56,5 @@ def audit_event_from_row(row: Row[Any] | None) -> AuditEvent | None:
         entity_id=encode_id(row.entity_type, row.entity_id),
         changes=row.changes,
         actor_id=row.actor_id,
+        household_id=row.household_id,
     )

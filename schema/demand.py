@@ -9,11 +9,13 @@ from typing import Any
 import strawberry
 from sqlalchemy import Row
 
+from auth.policy import Category
 from resolvers import demand as resolve
 from resolvers.loaders import then
 from schema.enums import DemandKind, DemandStatus, to_schema
 from schema.household import Household, household_from_row
 from schema.node import Node, encode_id
+from schema.permissions import sensitive
 from schema.person import Person, persons_from_rows
 
 
@@ -29,8 +31,12 @@ class Demand(Node):
     row_id: strawberry.Private[uuid.UUID]
     household_id: strawberry.Private[uuid.UUID]
 
-    @strawberry.field(description="The members the demand concerns (a subset of the household).")
-    def concerned_persons(self, info: strawberry.Info) -> list[Person]:
+    @property
+    def household_key(self) -> uuid.UUID:
+        return self.household_id
+
+    @sensitive(Category.DEMANDS, "The members the demand concerns (a subset of the household).")
+    def concerned_persons(self, info: strawberry.Info) -> list[Person] | None:
         return then(resolve.concerned_persons(info.context, self.row_id), persons_from_rows)  # type: ignore[no-any-return]
 
     @strawberry.field(description="The household that carries the demand.")

@@ -3,7 +3,7 @@ the `resolve` hook (it would make every field async and the server several times
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 from graphql import FieldNode, FragmentDefinitionNode, GraphQLError, OperationDefinitionNode
@@ -79,3 +79,13 @@ class SqlCost(SchemaExtension):
         if self._stats is None:
             return {}
         return {"sql": {"statements": self._stats.statements, "ms": self._stats.ms}}
+
+
+class AccessLog(SchemaExtension):
+    """Writes the access events of sensitive reads once the operation has run (one batch)."""
+
+    async def on_execute(self) -> AsyncIterator[None]:
+        yield
+        ctx = self.execution_context.context
+        if getattr(ctx, "accessed", None):
+            await ctx.flush_access_log()

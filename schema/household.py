@@ -9,11 +9,13 @@ from typing import TYPE_CHECKING, Annotated, Any
 import strawberry
 from sqlalchemy import Row
 
+from auth.policy import Category
 from resolvers import household as resolve
 from resolvers.loaders import then
 from schema.enums import Relationship, to_schema
 from schema.node import Connection, Node, connection_of, encode_id
 from schema.organisation import Territory, territory_from_row
+from schema.permissions import SensitivityCategory, sensitive
 
 if TYPE_CHECKING:
     from schema.audit import AuditEvent
@@ -32,8 +34,9 @@ AuditEventRef = Annotated["AuditEvent", strawberry.lazy("schema.audit")]
     )
 )
 class Household(Node):
-    reference: str = strawberry.field(
-        description="The 10-digit household reference that professionals quote on the phone."
+    reference: str | None = sensitive(
+        Category.IDENTITY_MIN,
+        "The 10-digit household reference that professionals quote on the phone.",
     )
     version: int = strawberry.field(
         description="Edit counter; pass it as `expectedVersion` when editing the household."
@@ -48,13 +51,27 @@ class Household(Node):
     )
     row_id: strawberry.Private[uuid.UUID]
     territory_code: strawberry.Private[str]
+    is_protected_value: strawberry.Private[bool]
+
+    @property
+    def household_key(self) -> uuid.UUID:
+        return self.row_id
+
+    @sensitive(
+        Category.VIOLENCE,
+        "Whether the household is protected (violence): it is then absent from searches by "
+        "anyone who does not accompany it, and from partner feeds.",
+    )
+    def is_protected(self) -> bool | None:
+        return self.is_protected_value
 
     @strawberry.field(description="The territory (département) whose SIAO handles the household.")
     def territory(self, info: strawberry.Info) -> Territory | None:
         return then(resolve.territory(info.context, self.territory_code), territory_from_row)  # type: ignore[no-any-return]
 
-    @strawberry.field(
-        description="The members at an instant (default: now), reference person first."
+    @sensitive(
+        Category.IDENTITY_MIN,
+        "The members at an instant (default: now), reference person first.",
     )
     def members(
         self,
@@ -63,16 +80,17 @@ class Household(Node):
             datetime | None,
             strawberry.argument(description="Instant of the composition (ISO 8601); default now."),
         ] = None,
-    ) -> list[Membership]:
+    ) -> list[Membership] | None:
         return then(resolve.members(info.context, self.row_id, at), memberships_from_rows)  # type: ignore[no-any-return]
 
-    @strawberry.field(
-        description="Every membership the household ever had, past and present, oldest first."
+    @sensitive(
+        Category.IDENTITY_MIN,
+        "Every membership the household ever had, past and present, oldest first.",
     )
-    def member_history(self, info: strawberry.Info) -> list[Membership]:
+    def member_history(self, info: strawberry.Info) -> list[Membership] | None:
         return then(resolve.member_history(info.context, self.row_id), memberships_from_rows)  # type: ignore[no-any-return]
 
-    @strawberry.field(description="The household's demands, newest first.")
+    @sensitive(Category.DEMANDS, "The household's demands, newest first.")
     def demands(
         self,
         info: strawberry.Info,
@@ -80,7 +98,7 @@ class Household(Node):
         after: Annotated[
             str | None, strawberry.argument(description="`endCursor` of the previous page.")
         ] = None,
-    ) -> Connection[DemandRef]:
+    ) -> Connection[DemandRef] | None:
         from schema.demand import demand_from_row
 
         return then(  # type: ignore[no-any-return]
@@ -88,8 +106,9 @@ class Household(Node):
             lambda page: connection_of(page, demand_from_row),
         )
 
-    @strawberry.field(
-        description="The change log (suivi des modifications) of the household, newest first."
+    @sensitive(
+        Category.AUDIT,
+        "The change log (suivi des modifications) of the household, newest first.",
     )
     def audit_events(
         self,
@@ -98,7 +117,7 @@ class Household(Node):
         after: Annotated[
             str | None, strawberry.argument(description="`endCursor` of the previous page.")
         ] = None,
-    ) -> Connection[AuditEventRef]:
+    ) -> Connection[AuditEventRef] | None:
         from schema.audit import audit_event_from_row
 
         return then(  # type: ignore[no-any-return]
@@ -106,11 +125,44 @@ class Household(Node):
             lambda page: connection_of(page, audit_event_from_row),
         )
 
+    @sensitive(
+        Category.AUDIT,
+        "Who read the household's sensitive data (health, violence, papers, budget, "
+        "evaluations, notes), and when; newest first.",
+    )
+    def access_log(
+        self,
+        info: strawberry.Info,
+        first: Annotated[int, strawberry.argument(description="Page size (at most 100).")] = 20,
+        after: Annotated[
+            str | None, strawberry.argument(description="`endCursor` of the previous page.")
+        ] = None,
+    ) -> Connection[AccessEvent] | None:
+        return then(  # type: ignore[no-any-return]
+            resolve.access_log(info.context, self.row_id, first, after),
+            lambda page: connection_of(page, access_event_from_row),
+        )
+
+
+@strawberry.type(description="A read of a household's sensitive data.")
+class AccessEvent:
+    at: datetime = strawberry.field(description="When the data was read.")
+    reader: str = strawberry.field(description="Who read it (name of the user or partner).")
+    category: SensitivityCategory = strawberry.field(description="What kind of data was read.")
+
+
+def access_event_from_row(row: Row[Any]) -> AccessEvent:
+    return AccessEvent(
+        at=row.at,
+        reader=row.viewer_label,
+        category=to_schema(SensitivityCategory, row.category),
+    )
+
 
 @strawberry.type(description="A person's time-bounded place in a household.")
 class Membership(Node):
-    relationship: Relationship = strawberry.field(
-        description="Relationship to the household's reference person."
+    relationship: Relationship | None = sensitive(
+        Category.IDENTITY_MIN, "Relationship to the household's reference person."
     )
     valid_from: datetime = strawberry.field(description="When the person joined the household.")
     valid_to: datetime | None = strawberry.field(
@@ -118,6 +170,10 @@ class Membership(Node):
     )
     person_id: strawberry.Private[uuid.UUID]
     household_id: strawberry.Private[uuid.UUID]
+
+    @property
+    def household_key(self) -> uuid.UUID:
+        return self.household_id
 
     @strawberry.field(description="The member.")
     def person(self, info: strawberry.Info) -> PersonRef | None:
@@ -143,6 +199,7 @@ def household_from_row(row: Row[Any] | None) -> Household | None:
         closed_at=row.closed_at,
         row_id=row.id,
         territory_code=row.territory_code,
+        is_protected_value=row.protected,
     )
 
 

@@ -8,6 +8,7 @@ from typing import Annotated, Any
 
 import strawberry
 
+from auth.policy import Category
 from models import DemandKind as _DemandKind
 from models import Relationship as _Relationship
 from models import Sex as _Sex
@@ -28,6 +29,7 @@ from schema.errors import (
 )
 from schema.household import Household, household_from_row
 from schema.node import decode_uuid
+from schema.permissions import writes
 from schema.person import Person, person_from_row
 
 
@@ -232,7 +234,11 @@ class CreateDemandPayload:
 
 @strawberry.type
 class HouseholdMutations:
-    @strawberry.mutation(description="Create a household and its members in one transaction.")
+    @writes(
+        Category.IDENTITY_MIN,
+        "Create a household and its members in one transaction. A social worker who creates "
+        "a household accompanies it from then on.",
+    )
     async def create_household(
         self,
         info: strawberry.Info,
@@ -245,7 +251,7 @@ class HouseholdMutations:
             user_errors=household_errors(outcome.problems), household_id=outcome.household_id
         )
 
-    @strawberry.mutation(description="Add a new person to a household.")
+    @writes(Category.IDENTITY_MIN, "Add a new person to a household.")
     async def add_household_member(
         self,
         info: strawberry.Info,
@@ -264,9 +270,10 @@ class HouseholdMutations:
             person_id=outcome.person_ids[0] if outcome.person_ids else None,
         )
 
-    @strawberry.mutation(
-        description="Move a person to another household: the current membership closes and "
-        "the new one opens at the same instant."
+    @writes(
+        Category.IDENTITY_MIN,
+        "Move a person to another household: the current membership closes and the new one "
+        "opens at the same instant.",
     )
     async def move_household_member(
         self,
@@ -286,7 +293,7 @@ class HouseholdMutations:
             person_id=outcome.person_ids[0] if outcome.person_ids else None,
         )
 
-    @strawberry.mutation(description="Edit a person's identity fields.")
+    @writes(Category.IDENTITY_MIN, "Edit a person's identity fields.")
     async def update_person(
         self,
         info: strawberry.Info,
@@ -303,9 +310,7 @@ class HouseholdMutations:
             person_id=outcome.person_ids[0] if outcome.person_ids else None,
         )
 
-    @strawberry.mutation(
-        description="Create a demand for a household (one of the two vital functions)."
-    )
+    @writes(Category.DEMANDS, "Create a demand for a household (one of the two vital functions).")
     async def create_demand(
         self,
         info: strawberry.Info,

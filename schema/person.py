@@ -9,22 +9,29 @@ from typing import Any
 import strawberry
 from sqlalchemy import Row
 
+from auth.policy import Category
 from resolvers import person as resolve
 from resolvers.loaders import then
 from schema.enums import Sex, to_schema
 from schema.household import Household, Membership, household_from_row, memberships_from_rows
 from schema.node import Node, encode_id
+from schema.permissions import sensitive
 
 
 @strawberry.type(description="A human being; in exactly one household at any instant.")
 class Person(Node):
-    first_name: str = strawberry.field(description="First name(s), as the person gives them.")
-    last_name: str = strawberry.field(description="Birth name (nom de naissance).")
-    usage_name: str | None = strawberry.field(
-        description="Name in use (nom d'usage), e.g. a spouse's name; null if the same."
+    first_name: str | None = sensitive(
+        Category.IDENTITY_MIN, "First name(s), as the person gives them."
     )
-    birth_date: date | None = strawberry.field(description="Date of birth, if known.")
-    sex: Sex = strawberry.field(description="Sex as declared.")
+    last_name: str | None = sensitive(Category.IDENTITY_MIN, "Birth name (nom de naissance).")
+    usage_name: str | None = sensitive(
+        Category.IDENTITY_MIN,
+        "Name in use (nom d'usage), e.g. a spouse's name; null if the same.",
+    )
+    birth_date: date | None = sensitive(Category.IDENTITY_MIN, "Date of birth, if known.")
+    sex: Sex | None = sensitive(Category.IDENTITY_MIN, "Sex as declared.")
+    nationality: str | None = sensitive(Category.IDENTITY, "Nationality, as declared.")
+    phone: str | None = sensitive(Category.IDENTITY, "Phone number to reach the person.")
     version: int = strawberry.field(
         description="Edit counter; pass it as `expectedVersion` to `updatePerson`."
     )
@@ -32,12 +39,12 @@ class Person(Node):
     updated_at: datetime = strawberry.field(description="When the record was last edited.")
     row_id: strawberry.Private[uuid.UUID]
 
-    @strawberry.field(description="The household the person belongs to now.")
+    @sensitive(Category.IDENTITY_MIN, "The household the person belongs to now.")
     def current_household(self, info: strawberry.Info) -> Household | None:
         return then(resolve.current_household(info.context, self.row_id), household_from_row)  # type: ignore[no-any-return]
 
-    @strawberry.field(description="Every household the person has belonged to, oldest first.")
-    def memberships(self, info: strawberry.Info) -> list[Membership]:
+    @sensitive(Category.IDENTITY_MIN, "Every household the person has belonged to, oldest first.")
+    def memberships(self, info: strawberry.Info) -> list[Membership] | None:
         return then(resolve.memberships(info.context, self.row_id), memberships_from_rows)  # type: ignore[no-any-return]
 
 
@@ -51,6 +58,8 @@ def person_from_row(row: Row[Any] | None) -> Person | None:
         usage_name=row.usage_name,
         birth_date=row.birth_date,
         sex=to_schema(Sex, row.sex),
+        nationality=row.nationality,
+        phone=row.phone,
         version=row.version,
         created_at=row.created_at,
         updated_at=row.updated_at,

@@ -22,6 +22,7 @@ from schema.organisation import (
     user_from_row,
 )
 from schema.person import person_from_row
+from schema.search import SearchQuery
 
 _CONVERT: dict[str, Any] = {
     "Household": household_from_row,
@@ -52,7 +53,7 @@ class HouseholdFilter:
     description="Entry points for reading the household graph. Every answer is limited to "
     "what your token may see; anything else reads as not found."
 )
-class Query:
+class Query(SearchQuery):
     @strawberry.field(
         description="Any object by its global id; null if it does not exist or you may not see it."
     )

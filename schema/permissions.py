@@ -1,0 +1,146 @@
+"""Field and mutation permissions, declared where the field is declared.
+
+`sensitive(Category.HEALTH, ...)` makes a field that only viewers whose relationship to the
+household allows reading HEALTH get; others get `null` and a FORBIDDEN error (the rest of
+the answer stays). The SDL shows `@sensitive(category: HEALTH)` on the field and its
+description says the same for GraphiQL readers (applied directives do not reach
+introspection). Checks are synchronous dictionary look-ups: the viewer's relationship to
+every household it can see is fixed by its row scope (`auth.policy.ROLE_RELATIONSHIP`).
+
+Threat stopped: a personal field served to a viewer the matrix does not allow, whatever
+the path (nested field, alias, fragment, `node`, mutation payload): the check sits on
+the field itself, not on the path that reaches it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+import strawberry
+from strawberry.permission import BasePermission, PermissionExtension
+from strawberry.schema_directive import Location
+
+from auth.policy import (
+    CATEGORY_DESCRIPTIONS,
+    LOGGED_READS,
+    MATRIX,
+    PARTNER_SCOPE_GRANTS,
+    Access,
+    Category,
+    Relationship,
+)
+from resolvers.errors import CodedError, ErrorCode
+from schema.enums import described_enum, to_schema
+
+if TYPE_CHECKING:
+    SensitivityCategory = Category
+else:
+    SensitivityCategory = described_enum(
+        Category,
+        "What kind of personal data a field carries; the rights matrix says who may read or "
+        "write each category.",
+        CATEGORY_DESCRIPTIONS,
+        name="SensitivityCategory",
+    )
+
+READERS: dict[Relationship, str] = {
+    Relationship.ACCOMPANYING: "accompanying social workers",
+    Relationship.TERRITORY_SIAO: "the territory's SIAO",
+    Relationship.ORIENTED_OR_HOSTING: "structures it is oriented to or hosted by",
+    Relationship.SELF: "the household's own members",
+    Relationship.PARTNER: "partners holding a scope for it",
+}
+
+
+def who_may(category: Category, access: Access) -> list[str]:
+    who = [
+        READERS[relationship]
+        for relationship, granted in MATRIX[category].items()
+        if granted & access == access
+    ]
+    if access is Access.READ and category in PARTNER_SCOPE_GRANTS.values():
+        who.append(READERS[Relationship.PARTNER])
+    return who
+
+
+@strawberry.schema_directive(
+    locations=[Location.FIELD_DEFINITION],
+    name="sensitive",
+    description="The field carries personal data of this category; the server returns it "
+    "only to viewers the rights matrix allows (others get null and a FORBIDDEN error).",
+)
+class SensitiveDirective:
+    category: SensitivityCategory = strawberry.field(description="The category of personal data.")
+
+
+@strawberry.schema_directive(
+    locations=[Location.FIELD_DEFINITION],
+    name="writes",
+    description="The mutation writes data of this category: only viewers the rights matrix "
+    "lets write it may call it (others get a FORBIDDEN error and nothing changes).",
+)
+class WritesDirective:
+    category: SensitivityCategory = strawberry.field(description="The category of data written.")
+
+
+class _Forbidding(BasePermission):
+    def on_unauthorized(self) -> None:
+        raise CodedError(ErrorCode.FORBIDDEN, self.message or "Forbidden.")
+
+
+class Sensitive(_Forbidding):
+    message = "You may not read this field."
+
+    def __init__(self, category: Category) -> None:
+        self.category = category
+        self._schema_directive = SensitiveDirective(  # type: ignore[misc]
+            category=to_schema(SensitivityCategory, category)
+        )
+
+    def has_permission(self, source: Any, info: strawberry.Info, **kwargs: Any) -> bool:
+        ctx = info.context
+        viewer = ctx.viewer
+        if viewer is None or not viewer.may(self.category, Access.READ):
+            return False
+        if self.category in LOGGED_READS:
+            ctx.note_access(source.household_key, self.category)
+        return True
+
+
+class Writes(_Forbidding):
+    message = "You may not change this data."
+
+    def __init__(self, category: Category) -> None:
+        self.category = category
+        directive = WritesDirective(category=to_schema(SensitivityCategory, category))
+        self._schema_directive = directive  # type: ignore[misc]
+
+    def has_permission(self, source: Any, info: strawberry.Info, **kwargs: Any) -> bool:
+        viewer = info.context.viewer
+        return viewer is not None and viewer.may(self.category, Access.WRITE)
+
+
+def _note(category: Category, description: str, access: Access) -> str:
+    who = ", ".join(who_may(category, access)) or "nobody"
+    verb = "readable" if access is Access.READ else "writable"
+    return f"{description} Restricted: category {category.value}, {verb} by {who}."
+
+
+def sensitive(category: Category, description: str, **kwargs: Any) -> Any:
+    """A field carrying personal data of `category` (use as `x: T | None = sensitive(...)`
+    or as a decorator on a resolver method)."""
+    return strawberry.field(
+        description=_note(category, description, Access.READ),
+        extensions=[PermissionExtension(permissions=[Sensitive(category)], use_directives=True)],
+        **kwargs,
+    )
+
+
+def writes(category: Category, description: str) -> Callable[[Any], Any]:
+    """A mutation writing data of `category`."""
+    mutation: Callable[[Any], Any] = strawberry.mutation(
+        description=_note(category, description, Access.WRITE),
+        extensions=[PermissionExtension(permissions=[Writes(category)], use_directives=True)],
+    )
+    return mutation

@@ -1,0 +1,68 @@
+"""The search view: minimal identity of persons one does not follow."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Annotated, Any
+
+import strawberry
+from sqlalchemy import Row
+
+from auth.policy import Category
+from resolvers.search import search_persons
+from schema.enums import Sex, to_schema
+from schema.permissions import sensitive
+
+
+@strawberry.type(
+    description="A person found by `searchPersons`: the minimal identity, the household "
+    "reference and who accompanies the household, so that you know whom to call. It leads "
+    "no further into the household."
+)
+class PersonSearchResult:
+    first_name: str | None = sensitive(Category.IDENTITY_MIN, "First name(s).")
+    last_name: str | None = sensitive(Category.IDENTITY_MIN, "Birth name.")
+    usage_name: str | None = sensitive(Category.IDENTITY_MIN, "Name in use, if other.")
+    birth_date: date | None = sensitive(Category.IDENTITY_MIN, "Date of birth, if known.")
+    sex: Sex | None = sensitive(Category.IDENTITY_MIN, "Sex as declared.")
+    household_reference: str | None = sensitive(
+        Category.IDENTITY_MIN, "The household's 10-digit reference."
+    )
+    accompanying_organisations: list[str] = strawberry.field(
+        description="Names of the organisations that accompany the household now (whom to call)."
+    )
+
+
+def result_from_row(row: Row[Any]) -> PersonSearchResult:
+    return PersonSearchResult(
+        first_name=row.first_name,
+        last_name=row.last_name,
+        usage_name=row.usage_name,
+        birth_date=row.birth_date,
+        sex=to_schema(Sex, row.sex),
+        household_reference=row.reference,
+        accompanying_organisations=sorted(row.organisations or []),
+    )
+
+
+@strawberry.type
+class SearchQuery:
+    @strawberry.field(
+        description="Find persons of your territory by name (any order, accents and case "
+        "ignored) and/or birth date, including people you do not follow: only their minimal "
+        "identity is shown. Persons of protected households appear only to those who "
+        "accompany them. For social workers and SIAO operators."
+    )
+    async def search_persons(
+        self,
+        info: strawberry.Info,
+        query: Annotated[
+            str, strawberry.argument(description="Names or parts of names, in any order.")
+        ],
+        birth_date: Annotated[
+            date | None, strawberry.argument(description="Exact date of birth.")
+        ] = None,
+        first: Annotated[int, strawberry.argument(description="At most this many (≤ 100).")] = 20,
+    ) -> list[PersonSearchResult]:
+        rows = await search_persons(info.context, query, birth_date, first)
+        return [result_from_row(row) for row in rows]
