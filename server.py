@@ -123,8 +123,13 @@ class GraphQLEndpoint:
                 if scheme.lower() != "bearer" or not token.strip():
                     await _unauthorized("expected `Bearer <token>`")(scope, receive, send)
                     return
+                verifier: TokenVerifier = app_state.verifier
                 try:
-                    claims = app_state.verifier.verify(token.strip())
+                    claims = (
+                        await asyncio.to_thread(verifier.verify, token.strip())
+                        if verifier.remote
+                        else verifier.verify(token.strip())
+                    )
                 except InvalidToken as exc:
                     await _unauthorized(exc.reason)(scope, receive, send)
                     return

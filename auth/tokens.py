@@ -129,6 +129,11 @@ class TokenVerifier:
         if settings.jwks_url:
             self._jwks = jwt.PyJWKClient(settings.jwks_url, cache_keys=True)
 
+    @property
+    def remote(self) -> bool:
+        """Verification may fetch the IdP's keys (blocking I/O: run it off the event loop)."""
+        return self._jwks is not None
+
     def verify(self, token: str) -> Claims:
         try:
             header = jwt.get_unverified_header(token)

@@ -28,6 +28,22 @@ class Viewer:
     person_id: uuid.UUID | None
     scopes: frozenset[PartnerScope] = field(default_factory=frozenset)
 
+    @classmethod
+    def partner(
+        cls, subject: str, name: str, scopes: frozenset[PartnerScope], territory: str
+    ) -> Viewer:
+        """A partner system: known by its token alone (it has no users row)."""
+        return cls(
+            user_id=None,
+            login=subject,
+            display_name=name,
+            role=Role.PARTNER,
+            organisation_id=None,
+            territory_code=territory,
+            person_id=None,
+            scopes=scopes,
+        )
+
     @property
     def relationship(self) -> Relationship:
         """The relationship to every household this viewer's row scope lets it see."""

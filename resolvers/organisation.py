@@ -7,7 +7,6 @@ from typing import Any
 
 from sqlalchemy import Row, select
 
-from auth.policy import Role
 from auth.tokens import Claims
 from auth.viewer import Viewer
 from models import User
@@ -40,16 +39,7 @@ async def load_viewer(ctx: Context, claims: Claims) -> Viewer | None:
     user its subject names (None: the token is refused)."""
     if claims.partner is not None:
         grant = claims.partner
-        return Viewer(
-            user_id=None,
-            login=claims.subject,
-            display_name=grant.name,
-            role=Role.PARTNER,
-            organisation_id=None,
-            territory_code=grant.territory,
-            person_id=None,
-            scopes=grant.scopes,
-        )
+        return Viewer.partner(claims.subject, grant.name, grant.scopes, grant.territory)
     login = claims.subject
     row = (
         await ctx.execute(select(User.__table__).where(User.login == login, User.active.is_(True)))

@@ -10,6 +10,7 @@ from alembic import command
 from starlette.applications import Starlette
 
 from auth.settings import Settings
+from auth.tokens import TokenVerifier
 from migrations import alembic_config, head_revision
 from resolvers import organisation
 from server import create_app, main
@@ -95,3 +96,26 @@ def test_cli_token_prints_a_token_the_server_accepts(
 async def test_models_and_migrations_agree(database_url: str) -> None:
     """Autogenerate finds nothing to do: the migrations create exactly the models."""
     command.check(alembic_config(database_url))
+
+
+def test_cli_mints_partner_tokens_with_scopes_and_territory(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, data_dir: Path
+) -> None:
+    monkeypatch.setenv("SIAO_DATA_DIR", str(data_dir))
+    monkeypatch.setenv("SIAO_ENV", "dev")
+    args = ["token", "--partner", "SYPLO", "--scope", "identity_min:read"]
+    assert main([*args, "--scope", "demands:read", "--territory", "75"]) == 0
+    token = capsys.readouterr().out.strip()
+    claims = TokenVerifier(Settings.from_env()).verify(token)
+    assert claims.partner is not None
+    assert claims.partner.name == "SYPLO"
+    assert claims.partner.territory == "75"
+    assert {s.value for s in claims.partner.scopes} == {"identity_min:read", "demands:read"}
+    with pytest.raises(SystemExit):
+        main(args)  # a partner token needs a territory
+
+
+def test_cli_prints_the_rights_matrix(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["rights-matrix"]) == 0
+    out = capsys.readouterr().out
+    assert "| `Person` | `firstName` | `IDENTITY_MIN` |" in out
