@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from enum import Flag, StrEnum
+from functools import cache
 
 
 class Role(StrEnum):
@@ -175,6 +176,7 @@ MATRIX: dict[Category, Mapping[Relationship, Access]] = {
 SEARCH_ROLES = frozenset({Role.SOCIAL_WORKER, Role.SIAO_OPERATOR})
 
 
+@cache
 def allowed(
     category: Category,
     relationship: Relationship,

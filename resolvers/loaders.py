@@ -14,6 +14,7 @@ from collections.abc import Awaitable, Callable, Hashable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from functools import cached_property
+from inspect import isawaitable
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from aiodataloader import DataLoader
@@ -66,7 +67,7 @@ def now_or_later(loader: DataLoader[Any, Any], key: Any) -> Any:
 def then(value: Any, fn: Callable[[Any], Any]) -> Any:
     """Apply `fn` now if `value` is already there, or once it is (keeps resolvers sync
     whenever a dataloader already holds the answer)."""
-    if hasattr(value, "__await__"):
+    if isawaitable(value):
 
         async def later() -> Any:
             return fn(await value)

@@ -13,6 +13,8 @@ from typing import Any
 from auth.settings import Settings
 from resolvers.errors import bad_input
 
+DEFAULT_PAGE = 20
+
 
 def encode_cursor(at: datetime, row_id: uuid.UUID) -> str:
     return base64.urlsafe_b64encode(f"{at.isoformat()}|{row_id}".encode()).decode()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from inspect import isawaitable
 from typing import Any
 
 from sqlalchemy import Row
@@ -31,11 +32,11 @@ def current_household(ctx: Context, person_id: uuid.UUID) -> Any:
         return now_or_later(ctx.loaders.household_by_id, current.household_id)
 
     value = then(memberships(ctx, person_id), household_of)
-    if hasattr(value, "__await__"):
+    if isawaitable(value):
 
         async def flatten() -> Any:
             inner = await value
-            return (await inner) if hasattr(inner, "__await__") else inner
+            return (await inner) if isawaitable(inner) else inner
 
         return flatten()
     return value

@@ -12,6 +12,7 @@ from sqlalchemy import Row
 from auth.policy import Category
 from resolvers import household as resolve
 from resolvers.loaders import then
+from resolvers.pagination import DEFAULT_PAGE
 from schema.enums import Relationship, to_schema
 from schema.node import Connection, Node, connection_of, encode_id
 from schema.organisation import Territory, territory_from_row
@@ -94,7 +95,9 @@ class Household(Node):
     def demands(
         self,
         info: strawberry.Info,
-        first: Annotated[int, strawberry.argument(description="Page size (at most 100).")] = 20,
+        first: Annotated[
+            int, strawberry.argument(description="Page size (at most 100).")
+        ] = DEFAULT_PAGE,
         after: Annotated[
             str | None, strawberry.argument(description="`endCursor` of the previous page.")
         ] = None,
@@ -113,7 +116,9 @@ class Household(Node):
     def audit_events(
         self,
         info: strawberry.Info,
-        first: Annotated[int, strawberry.argument(description="Page size (at most 100).")] = 20,
+        first: Annotated[
+            int, strawberry.argument(description="Page size (at most 100).")
+        ] = DEFAULT_PAGE,
         after: Annotated[
             str | None, strawberry.argument(description="`endCursor` of the previous page.")
         ] = None,
@@ -133,7 +138,9 @@ class Household(Node):
     def access_log(
         self,
         info: strawberry.Info,
-        first: Annotated[int, strawberry.argument(description="Page size (at most 100).")] = 20,
+        first: Annotated[
+            int, strawberry.argument(description="Page size (at most 100).")
+        ] = DEFAULT_PAGE,
         after: Annotated[
             str | None, strawberry.argument(description="`endCursor` of the previous page.")
         ] = None,

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Annotated, Any
 
 import strawberry
+from strawberry.utils.await_maybe import await_maybe
 
 from resolvers import household as households_resolve
 from resolvers import organisation as organisation_resolve
 from resolvers.errors import bad_input
-from resolvers.loaders import then
 from resolvers.node import load_node
+from resolvers.pagination import DEFAULT_PAGE
+from resolvers.prefetch import prefetch, prefetch_connection
 from schema.audit import audit_event_from_row
 from schema.demand import demand_from_row
 from schema.household import Household, household_from_row, membership_from_row
@@ -37,9 +40,21 @@ _CONVERT: dict[str, Any] = {
 MAX_NODES = 100
 
 
-def _node(info: strawberry.Info, global_id: str) -> Any:
-    type_name, raw = decode_id(global_id)
-    return then(load_node(info.context, type_name, raw), _CONVERT[type_name])
+async def _nodes(info: strawberry.Info, global_ids: list[str]) -> list[Any]:
+    """Objects by global id, with their selected relations prefetched per type."""
+    decoded = [decode_id(gid) for gid in global_ids]
+    rows = await asyncio.gather(
+        *(await_maybe(load_node(info.context, t, raw)) for t, raw in decoded)
+    )
+    selections = info.selected_fields[0].selections
+    by_type: dict[str, list[Any]] = {}
+    for (type_name, _), row in zip(decoded, rows, strict=True):
+        if row is not None:
+            by_type.setdefault(type_name, []).append(row)
+    await asyncio.gather(
+        *(prefetch(info.context, selections, t, group) for t, group in by_type.items())
+    )
+    return [_CONVERT[t](row) for (t, _), row in zip(decoded, rows, strict=True)]
 
 
 @strawberry.input(description="Narrows the list of households.")
@@ -57,12 +72,13 @@ class Query(SearchQuery):
     @strawberry.field(
         description="Any object by its global id; null if it does not exist or you may not see it."
     )
-    def node(
+    async def node(
         self,
         info: strawberry.Info,
         id: Annotated[strawberry.ID, strawberry.argument(description="A global id.")],
     ) -> Node | None:
-        return _node(info, id)  # type: ignore[no-any-return]
+        (found,) = await _nodes(info, [id])
+        return found  # type: ignore[no-any-return]
 
     @strawberry.field(
         description="Several objects by global id, in the same order; null where not visible."
@@ -76,8 +92,7 @@ class Query(SearchQuery):
     ) -> list[Node | None]:
         if len(ids) > MAX_NODES:
             raise bad_input(f"At most {MAX_NODES} ids at once.", field="ids")
-        results = [_node(info, gid) for gid in ids]
-        return [await r if hasattr(r, "__await__") else r for r in results]
+        return await _nodes(info, list(ids))
 
     @strawberry.field(description="Who you are, according to your token.")
     async def me(self, info: strawberry.Info) -> Me:
@@ -94,7 +109,7 @@ class Query(SearchQuery):
     @strawberry.field(
         description="One household, by global `id` or by its 10-digit `reference` (give one)."
     )
-    def household(
+    async def household(
         self,
         info: strawberry.Info,
         id: Annotated[
@@ -111,7 +126,10 @@ class Query(SearchQuery):
         else:
             assert reference is not None
             value = households_resolve.household_by_reference(info.context, reference.strip())
-        return then(value, household_from_row)  # type: ignore[no-any-return]
+        row = await await_maybe(value)
+        if row is not None:
+            await prefetch(info.context, info.selected_fields[0].selections, "Household", [row])
+        return household_from_row(row)
 
     @strawberry.field(description="The households you may see, ordered by reference.")
     async def households(
@@ -120,12 +138,17 @@ class Query(SearchQuery):
         filter: Annotated[
             HouseholdFilter | None, strawberry.argument(description="Narrows the list.")
         ] = None,
-        first: Annotated[int, strawberry.argument(description="Page size (at most 100).")] = 20,
+        first: Annotated[
+            int, strawberry.argument(description="Page size (at most 100).")
+        ] = DEFAULT_PAGE,
         after: Annotated[
             str | None, strawberry.argument(description="`endCursor` of the previous page.")
         ] = None,
     ) -> Connection[Household]:
         page = await households_resolve.households(
             info.context, filter.territory if filter else None, first, after
+        )
+        await prefetch_connection(
+            info.context, info.selected_fields[0].selections, "Household", page.rows
         )
         return connection_of(page, household_from_row)

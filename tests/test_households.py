@@ -7,6 +7,7 @@ import uuid
 from collections.abc import Callable
 
 import asyncpg
+import pytest
 
 from models.demo import FIRST_75_REFERENCE, FIRST_93_REFERENCE
 from tests.conftest import Run
@@ -205,3 +206,26 @@ async def test_pages_of_a_household_demands_follow_each_other(as_user: Viewer) -
             break
         after = demands["pageInfo"]["endCursor"]
     assert len(seen) == len(set(seen)) == demands["totalCount"]
+
+
+async def test_prefetched_levels_leave_no_field_waiting_on_the_database(
+    as_user: Viewer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Root lists prefetch each level of the selection, so every nested field resolver finds
+    its value already loaded and answers synchronously (no task per object)."""
+    import inspect
+
+    import resolvers.loaders
+
+    waits: list[object] = []
+
+    def counting(value: object) -> bool:
+        awaitable = inspect.isawaitable(value)
+        if awaitable:
+            waits.append(value)
+        return awaitable
+
+    monkeypatch.setattr(resolvers.loaders, "isawaitable", counting)
+    answer = await as_user("siao.75@demo.siao")(WORK_LIST, first=50)
+    assert answer.errors == []
+    assert waits == []

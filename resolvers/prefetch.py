@@ -1,0 +1,182 @@
+"""Prefetching a whole level of the answer before graphql-core walks it.
+
+graphql-core creates a task for every field that returns an awaitable: with one
+dataloader future per object, a 50-household list costs thousands of them. Root
+resolvers call `prefetch(...)` with the rows they return; it walks the query's selection
+(aliases and fragments included) and, level by level, asks each relation's loader for
+all the objects of that level at once. The loaders then hold every answer, so the field
+resolvers (`now_or_later`) return plain values and stay synchronous. The SQL is the same
+as without prefetching: one statement per (relation, level), scoped by the viewer.
+
+A relation that is not registered here still works: its resolver just returns a future.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable, Iterable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Row
+from strawberry.types.nodes import FragmentSpread, InlineFragment, SelectedField, Selection
+
+from resolvers.context import Context
+from resolvers.loaders import Page, PageKey
+from resolvers.pagination import DEFAULT_PAGE, check_first, decode_cursor
+
+Rows = list[Row[Any]]
+Fetch = Callable[[Context, Rows, dict[str, Any]], Awaitable[Rows]]
+
+
+@dataclass(frozen=True)
+class Relation:
+    child: str  # GraphQL type of the rows it leads to
+    fetch: Fetch  # loads the relation for all rows of a level; returns the child rows
+    count: Callable[[Context, Rows], Awaitable[Any]] | None = None  # connections only
+
+
+def _flat(results: Iterable[Any]) -> Rows:
+    out: Rows = []
+    for item in results:
+        if item is None:
+            continue
+        if isinstance(item, list):
+            out.extend(item)
+        elif isinstance(item, Page):
+            out.extend(item.rows)
+        else:
+            out.append(item)
+    return out
+
+
+def _by(loader_name: str, key: Callable[[Row[Any], dict[str, Any]], Any]) -> Fetch:
+    async def fetch(ctx: Context, rows: Rows, args: dict[str, Any]) -> Rows:
+        loader = getattr(ctx.loaders, loader_name)
+        keys = [k for k in (key(r, args) for r in rows) if k is not None]
+        return _flat(await loader.load_many(keys))
+
+    return fetch
+
+
+def _first(args: dict[str, Any]) -> int:
+    # Literal arguments arrive as source text ("5"), variables as values (5).
+    return int(args.get("first", DEFAULT_PAGE))
+
+
+def _page(loader_name: str) -> Fetch:
+    def key(row: Row[Any], args: dict[str, Any]) -> PageKey:
+        return PageKey(row.id, _first(args), decode_cursor(args.get("after")))
+
+    fetch = _by(loader_name, key)
+
+    async def checked(ctx: Context, rows: Rows, args: dict[str, Any]) -> Rows:
+        check_first(_first(args), ctx.settings)
+        return await fetch(ctx, rows, args)
+
+    return checked
+
+
+def _count(loader_name: str) -> Callable[[Context, Rows], Awaitable[Any]]:
+    async def count(ctx: Context, rows: Rows) -> Any:
+        return await getattr(ctx.loaders, loader_name).load_many([r.id for r in rows])
+
+    return count
+
+
+async def _current_household(ctx: Context, rows: Rows, args: dict[str, Any]) -> Rows:
+    memberships = _flat(await ctx.loaders.memberships_by_person.load_many([r.id for r in rows]))
+    current = [m.household_id for m in memberships if m.validity.upper is None]
+    return _flat(await ctx.loaders.household_by_id.load_many(current))
+
+
+RELATIONS: dict[tuple[str, str], Relation] = {
+    ("Household", "members"): Relation(
+        "Membership", _by("memberships_by_household", lambda r, a: r.id)
+    ),
+    ("Household", "memberHistory"): Relation(
+        "Membership", _by("memberships_by_household", lambda r, a: r.id)
+    ),
+    ("Household", "territory"): Relation(
+        "Territory", _by("territory_by_code", lambda r, a: r.territory_code)
+    ),
+    ("Household", "demands"): Relation("Demand", _page("demand_pages"), _count("demand_counts")),
+    ("Household", "auditEvents"): Relation(
+        "AuditEvent", _page("audit_pages"), _count("audit_counts")
+    ),
+    ("Household", "accessLog"): Relation(
+        "AccessEvent", _page("access_pages"), _count("access_counts")
+    ),
+    ("Membership", "person"): Relation("Person", _by("person_by_id", lambda r, a: r.person_id)),
+    ("Membership", "household"): Relation(
+        "Household", _by("household_by_id", lambda r, a: r.household_id)
+    ),
+    ("Person", "memberships"): Relation(
+        "Membership", _by("memberships_by_person", lambda r, a: r.id)
+    ),
+    ("Person", "currentHousehold"): Relation("Household", _current_household),
+    ("Demand", "concernedPersons"): Relation("Person", _by("concerned_persons", lambda r, a: r.id)),
+    ("Demand", "household"): Relation(
+        "Household", _by("household_by_id", lambda r, a: r.household_id)
+    ),
+    ("AuditEvent", "actor"): Relation("User", _by("user_by_id", lambda r, a: r.actor_id)),
+    ("User", "organisation"): Relation(
+        "Organisation", _by("organisation_by_id", lambda r, a: r.organisation_id)
+    ),
+}
+
+
+def fields_of(selections: Iterable[Selection], type_name: str) -> Iterator[SelectedField]:
+    """The fields selected on `type_name`, fragments (named or inline) flattened."""
+    for selection in selections:
+        if isinstance(selection, SelectedField):
+            yield selection
+        elif isinstance(selection, InlineFragment | FragmentSpread) and (
+            selection.type_condition in (None, type_name, "Node")
+        ):
+            yield from fields_of(selection.selections, type_name)
+
+
+def _connection_nodes(selections: Iterable[Selection], type_name: str) -> Iterator[Selection]:
+    for edges in fields_of(selections, f"{type_name}Connection"):
+        if edges.name == "edges":
+            for node in fields_of(edges.selections, f"{type_name}Edge"):
+                if node.name == "node":
+                    yield from node.selections
+
+
+async def prefetch(
+    ctx: Context, selections: Iterable[Selection], type_name: str, rows: Rows
+) -> None:
+    """Load every registered relation selected below `rows` (of GraphQL type `type_name`)."""
+    if not rows:
+        return
+    jobs = [
+        _follow(ctx, relation, field, rows)
+        for field in fields_of(selections, type_name)
+        if (relation := RELATIONS.get((type_name, field.name))) is not None
+    ]
+    if jobs:
+        await asyncio.gather(*jobs)
+
+
+async def prefetch_connection(
+    ctx: Context, selections: Iterable[Selection], type_name: str, rows: Rows
+) -> None:
+    """Like `prefetch`, for rows shown as the nodes of a connection of `type_name`."""
+    await prefetch(ctx, list(_connection_nodes(selections, type_name)), type_name, rows)
+
+
+async def _follow(ctx: Context, relation: Relation, field: SelectedField, rows: Rows) -> None:
+    children = await relation.fetch(ctx, rows, field.arguments)
+    if relation.count is None:
+        await prefetch(ctx, field.selections, relation.child, children)
+        return
+    jobs: list[Awaitable[Any]] = [
+        prefetch_connection(ctx, field.selections, relation.child, children)
+    ]
+    if any(
+        f.name == "totalCount" for f in fields_of(field.selections, f"{relation.child}Connection")
+    ):
+        jobs.append(relation.count(ctx, rows))
+    await asyncio.gather(*jobs)
