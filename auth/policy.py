@@ -171,9 +171,52 @@ MATRIX: dict[Category, Mapping[Relationship, Access]] = {
     Category.INDICATORS: {_SIAO: R, _STRUCT: R},
 }
 
+
+class DemandAction(StrEnum):
+    """What can happen to a demand (the transitions of `models.lifecycle`)."""
+
+    SUBMIT = "SUBMIT"
+    REVIEW = "REVIEW"
+    ORIENT = "ORIENT"
+    ACCEPT = "ACCEPT"
+    REFUSE = "REFUSE"
+    ADMIT = "ADMIT"
+    EXIT = "EXIT"
+    CLOSE = "CLOSE"
+    CANCEL = "CANCEL"
+    PLACE = "PLACE"
+    UNMET = "UNMET"
+
+
+# Who may move a demand along its lifecycle ("demands" row of the matrix: the SIAO
+# processes and orients, structures decide orientations, the household and its social
+# workers create, submit and withdraw).
+DEMAND_ACTIONS: dict[DemandAction, frozenset[Relationship]] = {
+    DemandAction.SUBMIT: frozenset({_ACC, _SIAO, _SELF}),
+    DemandAction.REVIEW: frozenset({_SIAO}),
+    DemandAction.ORIENT: frozenset({_SIAO}),
+    DemandAction.ACCEPT: frozenset({_STRUCT}),
+    DemandAction.REFUSE: frozenset({_STRUCT}),
+    DemandAction.ADMIT: frozenset({_STRUCT}),
+    DemandAction.EXIT: frozenset({_STRUCT, _SIAO}),
+    DemandAction.CLOSE: frozenset({_ACC, _SIAO}),
+    DemandAction.CANCEL: frozenset({_ACC, _SIAO, _SELF}),
+    DemandAction.PLACE: frozenset({_SIAO}),
+    DemandAction.UNMET: frozenset({_SIAO}),
+}
+
+# Structures and their places are not personal data: the professionals of a territory
+# see its structures; a structure manager declares the vacancies of their own.
+STRUCTURE_READERS = frozenset({Role.SIAO_OPERATOR, Role.SOCIAL_WORKER, Role.STRUCTURE_MANAGER})
+VACANCY_DECLARERS = frozenset({Role.STRUCTURE_MANAGER})
+
 # Roles that may use the search view (IDENTITY_MIN of persons they do not follow, the
 # household reference and the accompanying organisations' names), in their territory.
 SEARCH_ROLES = frozenset({Role.SOCIAL_WORKER, Role.SIAO_OPERATOR})
+
+
+def may_act(action: DemandAction, relationship: Relationship) -> bool:
+    return relationship in DEMAND_ACTIONS[action]
 
 
 @cache

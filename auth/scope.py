@@ -9,9 +9,9 @@ found", never "forbidden".
 
 Scopes (DOMAIN.md): a social worker sees the households they or their organisation
 accompany now; a SIAO operator every household of their territory; a structure manager
-the households oriented to or hosted by their structures (none until orientations
-exist); a beneficiary their own current household; a partner the non-protected
-households of its territory; an observer and an administrator none.
+the households oriented to or hosted by their structures (`oriented_to_or_hosted_by`); a
+beneficiary their own current household; a partner the non-protected households of its
+territory; an observer and an administrator none.
 """
 
 from __future__ import annotations
@@ -23,6 +23,8 @@ from sqlalchemy import ColumnElement, FromClause, Select, and_, exists, false, f
 from auth.policy import Relationship
 from auth.viewer import Viewer
 from models.household import Accompaniment, Household, Membership
+from models.orientation import Orientation, OrientationStatus, Stay
+from models.structure import Place
 
 _TOKEN = object()
 
@@ -57,7 +59,8 @@ class HouseholdScope:
                 h.territory_code == v.territory_code, h.protected.is_(False)
             )
             return partner
-        # ORIENTED_OR_HOSTING: no orientation exists yet (demands issue); NONE: nothing.
+        if relationship is Relationship.ORIENTED_OR_HOSTING and v.organisation_id is not None:
+            return oriented_to_or_hosted_by(v.organisation_id, h.id)
         return false()
 
     def allows_territory(self, code: str) -> bool:
@@ -79,6 +82,24 @@ def accompanied_by(viewer: Viewer, household_id: Any) -> ColumnElement[bool]:
         Accompaniment.validity.contains(func.now()),
         or_(*who),
     )
+
+
+def oriented_to_or_hosted_by(structure_id: Any, household_id: Any) -> ColumnElement[bool]:
+    """The household has an orientation waiting or accepted by the structure, or a current
+    stay in it."""
+    oriented = exists().where(
+        Orientation.household_id == household_id,
+        Orientation.status.in_((OrientationStatus.PROPOSED, OrientationStatus.ACCEPTED)),
+        Orientation.place_id == Place.id,
+        Place.organisation_id == structure_id,
+    )
+    hosted = exists().where(
+        Stay.household_id == household_id,
+        func.upper_inf(Stay.validity),
+        Stay.place_id == Place.id,
+        Place.organisation_id == structure_id,
+    )
+    return or_(oriented, hosted)
 
 
 def household_scope(viewer: Viewer) -> HouseholdScope:

@@ -6,12 +6,16 @@ from dataclasses import dataclass, field
 from auth.policy import (
     ROLE_RELATIONSHIP,
     SEARCH_ROLES,
+    STRUCTURE_READERS,
+    VACANCY_DECLARERS,
     Access,
     Category,
+    DemandAction,
     PartnerScope,
     Relationship,
     Role,
     allowed,
+    may_act,
 )
 
 
@@ -51,6 +55,17 @@ class Viewer:
 
     def may(self, category: Category, access: Access = Access.READ) -> bool:
         return allowed(category, self.relationship, access, self.scopes)
+
+    def may_act(self, action: DemandAction) -> bool:
+        return may_act(action, self.relationship)
+
+    @property
+    def may_read_structures(self) -> bool:
+        return self.role in STRUCTURE_READERS and self.territory_code is not None
+
+    @property
+    def may_declare_vacancies(self) -> bool:
+        return self.role in VACANCY_DECLARERS and self.organisation_id is not None
 
     @property
     def may_search(self) -> bool:

@@ -5,7 +5,9 @@ from models.base import Base
 from models.demand import Demand, DemandKind, DemandPerson, DemandStatus
 from models.household import Accompaniment, Household, Membership, Relationship
 from models.organisation import Organisation, OrganisationKind, Territory, User
+from models.orientation import ExitReason, Orientation, OrientationStatus, RefusalReason, Stay
 from models.person import Person, Sex
+from models.structure import Place, PlaceType
 
 __all__ = [
     "AccessEvent",
@@ -16,13 +18,20 @@ __all__ = [
     "DemandKind",
     "DemandPerson",
     "DemandStatus",
+    "ExitReason",
     "Household",
     "Membership",
     "Organisation",
     "OrganisationKind",
+    "Orientation",
+    "OrientationStatus",
     "Person",
+    "Place",
+    "PlaceType",
+    "RefusalReason",
     "Relationship",
     "Sex",
+    "Stay",
     "Territory",
     "User",
 ]

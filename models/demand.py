@@ -1,12 +1,14 @@
 from __future__ import annotations
 
 import uuid
+from datetime import date, datetime
 from enum import StrEnum
 
-from sqlalchemy import ForeignKey, Index
+from sqlalchemy import CheckConstraint, Date, DateTime, ForeignKey, Index, SmallInteger
 from sqlalchemy.orm import Mapped, mapped_column
 
 from models.base import Base, Tracked, text_enum, uuid_pk
+from models.structure import PlaceType
 
 
 class DemandKind(StrEnum):
@@ -33,12 +35,28 @@ class Demand(Tracked, Base):
     household when it was made) is checked by a deferred constraint trigger (migration 0001)."""
 
     __tablename__ = "demands"
-    __table_args__ = (Index("ix_demands_household_created", "household_id", "created_at"),)
+    __table_args__ = (
+        Index("ix_demands_household_created", "household_id", "created_at"),
+        Index("ix_demands_queue", "status", "priority", "submitted_at"),
+        CheckConstraint("kind <> 'EMERGENCY' OR night IS NOT NULL", name="emergency_has_night"),
+        CheckConstraint("priority BETWEEN 1 AND 4", name="priority_range"),
+    )
 
     id: Mapped[uuid.UUID] = uuid_pk()
     household_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("households.id"))
     kind: Mapped[DemandKind] = mapped_column(text_enum(DemandKind, "demand_kind"))
     status: Mapped[DemandStatus] = mapped_column(text_enum(DemandStatus, "demand_status"))
+    # 1 = most urgent ... 4 = can wait; orders the SIAO work queue.
+    priority: Mapped[int] = mapped_column(SmallInteger, default=3, server_default="3")
+    # When it last entered SUBMITTED: the waiting time of the work queue counts from here.
+    submitted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # EMERGENCY: the night the shelter is for (the 115 operator is `created_by`).
+    night: Mapped[date | None] = mapped_column(Date)
+    # INSERTION: the recommended kind of accommodation and the commission that examines it.
+    recommended_place_type: Mapped[PlaceType | None] = mapped_column(
+        text_enum(PlaceType, "recommended_place_type")
+    )
+    commission_date: Mapped[date | None] = mapped_column(Date)
 
 
 class DemandPerson(Base):

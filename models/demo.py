@@ -46,9 +46,11 @@ from models.audit import AuditEvent
 from models.base import Base
 from models.database import create_engine
 from models.demand import Demand, DemandKind, DemandPerson, DemandStatus
+from models.demo_structures import load_structures
 from models.household import Accompaniment, Household, Membership, Relationship
 from models.organisation import Organisation, OrganisationKind, Territory, User
 from models.person import Person, Sex
+from models.structure import PlaceType
 
 Row = dict[str, Any]
 R = Relationship
@@ -385,6 +387,7 @@ class DemoBuilder:
         # Contact details draw from their own generator, so that adding them did not
         # change any name, date or composition drawn from `rng`.
         self.contact_rng = random.Random(SEED + 1)
+        self.queue_rng = random.Random(SEED + 2)
         self.fake = Faker("fr_FR")
         self.fake.seed_instance(SEED)
         self.user = {login: demo_id("user", login) for login in USERS}
@@ -757,6 +760,7 @@ class DemoBuilder:
                     "updated_at": at,
                     "created_by": self.user[login],
                     "version": 1,
+                    **self._demand_details(kind, status, at),
                 }
             )
             ids = [s.person["id"] for s in concerned]
@@ -776,6 +780,20 @@ class DemoBuilder:
                     }
                 ),
             )
+
+    def _demand_details(self, kind: DemandKind, status: DemandStatus, at: datetime) -> Row:
+        """Kind-specific fields, from a generator of their own (see contact_rng)."""
+        rng = self.queue_rng
+        emergency = kind is DemandKind.EMERGENCY
+        return {
+            "priority": rng.choices((1, 2, 3, 4), weights=(1, 3, 5, 2))[0],
+            "submitted_at": None if status is DemandStatus.DRAFT else at,
+            "night": at.astimezone(PARIS).date() if emergency else None,
+            "recommended_place_type": None
+            if emergency
+            else rng.choice((PlaceType.INSERTION, PlaceType.INSERTION, PlaceType.STABILISATION)),
+            "commission_date": None if emergency else (at + timedelta(days=14)).date(),
+        }
 
     # --- rows -------------------------------------------------------------------------
 
@@ -877,6 +895,7 @@ async def load_demo(url: str) -> str:
             builder.build()
             for table, rows in builder.tables():
                 await conn.execute(insert(table), rows)
-            return builder.summary()
+            structures = await load_structures(conn, lambda key: demo_id("organisation", key))
+            return f"{builder.summary()}, {structures}"
     finally:
         await engine.dispose()

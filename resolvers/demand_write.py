@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
 from enum import StrEnum
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 
-from models import Demand, DemandKind, DemandPerson, DemandStatus, Membership
+from models import Demand, DemandKind, DemandPerson, DemandStatus, Membership, PlaceType
 from resolvers import audit
 from resolvers.context import Context
 from resolvers.household_write import (
@@ -24,6 +27,62 @@ class DemandErrorCode(StrEnum):
     HOUSEHOLD_CLOSED = "HOUSEHOLD_CLOSED"
     NOT_A_MEMBER = "NOT_A_MEMBER"
     NO_CONCERNED_PERSON = "NO_CONCERNED_PERSON"
+    INVALID_TRANSITION = "INVALID_TRANSITION"
+    NO_VACANCY = "NO_VACANCY"
+    WRONG_PLACE = "WRONG_PLACE"
+    INVALID_INPUT = "INVALID_INPUT"
+    STALE_VERSION = "STALE_VERSION"
+
+
+PARIS = ZoneInfo("Europe/Paris")
+
+
+def tonight() -> date:
+    """The night a 115 call made now is for (Paris time; after midnight, still last night
+    until 8:00)."""
+    now = datetime.now(PARIS)
+    return (now - timedelta(hours=8)).date()
+
+
+@dataclass(frozen=True)
+class DemandDetails:
+    priority: int = 3
+    night: date | None = None
+    recommended_place_type: PlaceType | None = None
+    commission_date: date | None = None
+
+
+def details_problems(kind: DemandKind, details: DemandDetails) -> list[Problem]:
+    problems = []
+    if not 1 <= details.priority <= 4:
+        problems.append(
+            Problem(
+                DemandErrorCode.INVALID_INPUT,
+                "priority is between 1 (most urgent) and 4.",
+                ["priority"],
+            )
+        )
+    if kind is DemandKind.INSERTION and details.night is not None:
+        problems.append(
+            Problem(DemandErrorCode.INVALID_INPUT, "`night` is for emergency demands.", ["night"])
+        )
+    if kind is DemandKind.EMERGENCY and (
+        details.recommended_place_type is not None or details.commission_date is not None
+    ):
+        problems.append(
+            Problem(
+                DemandErrorCode.INVALID_INPUT,
+                "`recommendedPlaceType` and `commissionDate` are for insertion demands.",
+                ["recommendedPlaceType"],
+            )
+        )
+    if details.night is not None and details.night < tonight() - timedelta(days=1):
+        problems.append(
+            Problem(
+                DemandErrorCode.INVALID_INPUT, "`night` is tonight or a night to come.", ["night"]
+            )
+        )
+    return problems
 
 
 async def create_demand(
@@ -32,8 +91,14 @@ async def create_demand(
     kind: DemandKind,
     concerned: list[uuid.UUID] | None,
     draft: bool,
+    details: DemandDetails | None = None,
 ) -> tuple[uuid.UUID | None, list[Problem]]:
-    """Concerned persons default to every current member (the 115 operator's usual case)."""
+    """Concerned persons default to every current member (the 115 operator's usual case);
+    an emergency demand is for tonight unless said otherwise."""
+    details = details or DemandDetails()
+    problems = details_problems(kind, details)
+    if problems:
+        return None, problems
     if concerned is not None and not concerned:
         return None, [
             Problem(
@@ -84,6 +149,11 @@ async def create_demand(
                 updated_at=at,
                 created_by=ctx.authenticated.user_id,
                 version=1,
+                priority=details.priority,
+                submitted_at=None if draft else at,
+                night=(details.night or tonight()) if kind is DemandKind.EMERGENCY else None,
+                recommended_place_type=details.recommended_place_type,
+                commission_date=details.commission_date,
             )
             session.add(demand)
             await session.flush()

@@ -46,6 +46,7 @@ class Problem:
     message: str
     field: list[str] | None = None
     current_version: int | None = None
+    current_status: str | None = None
 
 
 class Refused(Exception):

@@ -28,7 +28,11 @@ from models import (
     Household,
     Membership,
     Organisation,
+    OrganisationKind,
+    Orientation,
     Person,
+    Place,
+    Stay,
     Territory,
     User,
 )
@@ -402,6 +406,111 @@ class Loaders:
     def territory_by_code(self) -> TerritoryByCodeLoader:
         return TerritoryByCodeLoader(self._ctx)
 
+    @cached_property
+    def structure_by_id(self) -> StructureByIdLoader:
+        return StructureByIdLoader(self._ctx)
+
+    @cached_property
+    def place_by_id(self) -> PlaceByIdLoader:
+        return PlaceByIdLoader(self._ctx)
+
+    @cached_property
+    def places_by_structure(self) -> PlacesByStructureLoader:
+        return PlacesByStructureLoader(self._ctx)
+
+    @cached_property
+    def orientations_by_demand(self) -> OrientationsByDemandLoader:
+        return OrientationsByDemandLoader(self._ctx)
+
+    @cached_property
+    def stays_by_demand(self) -> StaysByDemandLoader:
+        return StaysByDemandLoader(self._ctx)
+
+    @cached_property
+    def orientation_by_id(self) -> OrientationByIdLoader:
+        return OrientationByIdLoader(self._ctx)
+
+    @cached_property
+    def stay_by_id(self) -> StayByIdLoader:
+        return StayByIdLoader(self._ctx)
+
 
 def load_all(loader: DataLoader[Any, Any], keys: Iterable[Any]) -> Awaitable[list[Any]]:
     return loader.load_many(list(keys))
+
+
+# --- structures, places, orientations, stays (demands issue) ---------------------------
+
+places_t: Table = Place.__table__  # type: ignore[assignment]
+orientations_t: Table = Orientation.__table__  # type: ignore[assignment]
+stays_t: Table = Stay.__table__  # type: ignore[assignment]
+
+
+class StructureByIdLoader(SqlLoader[uuid.UUID, Row[Any] | None]):
+    """Structures (organisations of kind STRUCTURE) are not personal data."""
+
+    async def batch_load_fn(self, keys: list[uuid.UUID]) -> list[Row[Any] | None]:
+        stmt = select(organisations_t).where(
+            organisations_t.c.id.in_(keys),
+            organisations_t.c.kind == OrganisationKind.STRUCTURE,
+        )
+        return one_per_key(await self.rows(stmt), keys)
+
+
+class PlaceByIdLoader(SqlLoader[uuid.UUID, Row[Any] | None]):
+    async def batch_load_fn(self, keys: list[uuid.UUID]) -> list[Row[Any] | None]:
+        stmt = select(places_t).where(places_t.c.id.in_(keys))
+        return one_per_key(await self.rows(stmt), keys)
+
+
+class PlacesByStructureLoader(SqlLoader[uuid.UUID, list[Row[Any]]]):
+    async def batch_load_fn(self, keys: list[uuid.UUID]) -> list[list[Row[Any]]]:
+        stmt = (
+            select(places_t)
+            .where(places_t.c.organisation_id.in_(keys))
+            .order_by(places_t.c.place_type)
+        )
+        return many_per_key(await self.rows(stmt), keys, "organisation_id")
+
+
+class _ByDemand(SqlLoader[uuid.UUID, list[Row[Any]]]):
+    table: Table
+    order: str
+
+    async def batch_load_fn(self, keys: list[uuid.UUID]) -> list[list[Row[Any]]]:
+        t = self.table
+        stmt = (
+            select(t)
+            .where(t.c.demand_id.in_(keys), t.c.household_id.in_(self.ctx.scope.household_ids()))
+            .order_by(t.c[self.order], t.c.id)
+        )
+        return many_per_key(await self.rows(stmt), keys, "demand_id")
+
+
+class _ScopedById(SqlLoader[uuid.UUID, Row[Any] | None]):
+    table: Table
+
+    async def batch_load_fn(self, keys: list[uuid.UUID]) -> list[Row[Any] | None]:
+        t = self.table
+        stmt = select(t).where(
+            t.c.id.in_(keys), t.c.household_id.in_(self.ctx.scope.household_ids())
+        )
+        return one_per_key(await self.rows(stmt), keys)
+
+
+class OrientationsByDemandLoader(_ByDemand):
+    table = orientations_t
+    order = "proposed_at"
+
+
+class StaysByDemandLoader(_ByDemand):
+    table = stays_t
+    order = "id"
+
+
+class OrientationByIdLoader(_ScopedById):
+    table = orientations_t
+
+
+class StayByIdLoader(_ScopedById):
+    table = stays_t

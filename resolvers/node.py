@@ -19,6 +19,10 @@ _LOADERS: dict[str, tuple[str, Any]] = {
     "Organisation": ("organisation_by_id", uuid.UUID),
     "Territory": ("territory_by_code", str),
     "Membership": ("membership_by_id", uuid.UUID),
+    "Structure": ("structure_by_id", uuid.UUID),
+    "Place": ("place_by_id", uuid.UUID),
+    "Orientation": ("orientation_by_id", uuid.UUID),
+    "Stay": ("stay_by_id", uuid.UUID),
 }
 
 

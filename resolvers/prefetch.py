@@ -119,6 +119,17 @@ RELATIONS: dict[tuple[str, str], Relation] = {
     ("Demand", "household"): Relation(
         "Household", _by("household_by_id", lambda r, a: r.household_id)
     ),
+    ("Demand", "orientations"): Relation(
+        "Orientation", _by("orientations_by_demand", lambda r, a: r.id)
+    ),
+    ("Demand", "stays"): Relation("Stay", _by("stays_by_demand", lambda r, a: r.id)),
+    ("Orientation", "place"): Relation("Place", _by("place_by_id", lambda r, a: r.place_id)),
+    ("Orientation", "demand"): Relation("Demand", _by("demand_by_id", lambda r, a: r.demand_id)),
+    ("Stay", "place"): Relation("Place", _by("place_by_id", lambda r, a: r.place_id)),
+    ("Structure", "places"): Relation("Place", _by("places_by_structure", lambda r, a: r.id)),
+    ("Place", "structure"): Relation(
+        "Structure", _by("structure_by_id", lambda r, a: r.organisation_id)
+    ),
     ("AuditEvent", "actor"): Relation("User", _by("user_by_id", lambda r, a: r.actor_id)),
     ("User", "organisation"): Relation(
         "Organisation", _by("organisation_by_id", lambda r, a: r.organisation_id)

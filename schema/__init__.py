@@ -25,20 +25,36 @@ from schema.demand import Demand
 from schema.errors import ErrorPolicy
 from schema.extensions import AccessLog, AuthenticationGate, SqlCost
 from schema.household import Household, Membership
+from schema.lifecycle import LifecycleMutations
 from schema.mutation import HouseholdMutations
 from schema.organisation import Organisation, Territory, User
+from schema.orientation import Orientation, Stay
 from schema.person import Person
 from schema.query import Query
+from schema.structure import Place, Structure
 
 SDL_PATH = Path(__file__).with_name("schema.graphql")
-NODE_TYPES = [Household, Person, Membership, Demand, AuditEvent, User, Organisation, Territory]
+NODE_TYPES = [
+    Household,
+    Person,
+    Membership,
+    Demand,
+    AuditEvent,
+    User,
+    Organisation,
+    Territory,
+    Structure,
+    Place,
+    Orientation,
+    Stay,
+]
 
 
 @strawberry.type(
     description="Changes to the household graph. Each takes one `input` and returns a payload "
     "with the changed objects and `userErrors` (business refusals: nothing was written)."
 )
-class Mutation(HouseholdMutations):
+class Mutation(HouseholdMutations, LifecycleMutations):
     pass
 
 

@@ -12,9 +12,14 @@ from auth.policy import ROLE_DESCRIPTIONS
 from auth.policy import Role as _Role
 from models import DemandKind as _DemandKind
 from models import DemandStatus as _DemandStatus
+from models import ExitReason as _ExitReason
 from models import OrganisationKind as _OrganisationKind
+from models import OrientationStatus as _OrientationStatus
+from models import PlaceType as _PlaceType
+from models import RefusalReason as _RefusalReason
 from models import Relationship as _Relationship
 from models import Sex as _Sex
+from resolvers.queue import QueueOrder as _QueueOrder
 
 
 def described_enum(
@@ -35,6 +40,11 @@ if TYPE_CHECKING:
     Sex = _Sex
     DemandKind = _DemandKind
     DemandStatus = _DemandStatus
+    PlaceType = _PlaceType
+    OrientationStatus = _OrientationStatus
+    RefusalReason = _RefusalReason
+    ExitReason = _ExitReason
+    QueueOrder = _QueueOrder
 else:
     Role = described_enum(
         _Role, "What a user does, which decides what they may see and do.", ROLE_DESCRIPTIONS
@@ -95,6 +105,60 @@ else:
             _DemandStatus.CANCELLED: "Withdrawn before it was met.",
             _DemandStatus.PLACED: "Emergency: a place was found for the night.",
             _DemandStatus.UNMET: "Emergency: no place could be found for the night.",
+        },
+    )
+    PlaceType = described_enum(
+        _PlaceType,
+        "A kind of place in a structure.",
+        {
+            _PlaceType.EMERGENCY: "Emergency shelter (CHU, night places).",
+            _PlaceType.INSERTION: "Insertion accommodation (CHRS).",
+            _PlaceType.STABILISATION: "Stabilisation: longer stays for people far from housing.",
+            _PlaceType.ADAPTED_HOUSING: "Pension de famille, résidence sociale...",
+            _PlaceType.HOTEL: "Hotel rooms paid for by the State.",
+        },
+    )
+    OrientationStatus = described_enum(
+        _OrientationStatus,
+        "Where an orientation stands.",
+        {
+            _OrientationStatus.PROPOSED: "Proposed by the SIAO; holds a vacancy until decided.",
+            _OrientationStatus.ACCEPTED: "Accepted by the structure; admission pending or done.",
+            _OrientationStatus.REFUSED: "Refused by the structure (see `refusalReason`).",
+            _OrientationStatus.CANCELLED: "Withdrawn with its demand; the place was freed.",
+        },
+    )
+    RefusalReason = described_enum(
+        _RefusalReason,
+        "Why a structure refused an orientation.",
+        {
+            _RefusalReason.NO_SUITABLE_PLACE: "No place fits the household's composition.",
+            _RefusalReason.PROFILE_NOT_ADMISSIBLE: "The household is outside the structure's "
+            "admission criteria.",
+            _RefusalReason.HOUSEHOLD_DECLINED: "The household declined the proposal.",
+            _RefusalReason.INCOMPLETE_FILE: "Information is missing to decide.",
+            _RefusalReason.SAFETY: "Safety of the household or of other residents.",
+            _RefusalReason.OTHER: "Another reason (see the comment).",
+        },
+    )
+    ExitReason = described_enum(
+        _ExitReason,
+        "Why a stay ended.",
+        {
+            _ExitReason.HOUSING: "Moved into housing.",
+            _ExitReason.OTHER_STRUCTURE: "Moved to another structure.",
+            _ExitReason.END_OF_NIGHT: "End of an emergency night.",
+            _ExitReason.LEFT: "Left of their own accord.",
+            _ExitReason.EXCLUDED: "Excluded by the structure.",
+            _ExitReason.OTHER: "Another reason.",
+        },
+    )
+    QueueOrder = described_enum(
+        _QueueOrder,
+        "How the work queue is ordered.",
+        {
+            _QueueOrder.PRIORITY: "Most urgent first (priority 1), then longest waiting.",
+            _QueueOrder.WAITING_TIME: "Longest waiting first.",
         },
     )
 

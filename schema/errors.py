@@ -14,7 +14,7 @@ from resolvers.errors import CodedError, ErrorCode, request_id_var
 from resolvers.household_write import HouseholdErrorCode as _HouseholdErrorCode
 from resolvers.household_write import Problem
 from resolvers.person_write import PersonErrorCode as _PersonErrorCode
-from schema.enums import described_enum, to_schema
+from schema.enums import DemandStatus, described_enum, to_schema
 
 log = logging.getLogger("siao.errors")
 
@@ -59,12 +59,17 @@ else:
     )
     DemandErrorCode = described_enum(
         _DemandErrorCode,
-        "Why `createDemand` was refused.",
+        "Why a demand mutation was refused.",
         _descriptions(
             _DemandErrorCode,
             {
                 "NOT_A_MEMBER": "A concerned person is not a current member of the household.",
                 "NO_CONCERNED_PERSON": "A demand concerns at least one member.",
+                "INVALID_TRANSITION": "The demand's status does not allow this action; "
+                "`currentStatus` tells where it stands.",
+                "NO_VACANCY": "No vacancy is left in these places (someone took the last one).",
+                "WRONG_PLACE": "No such place in a structure of the household's territory.",
+                "INVALID_INPUT": "The input is inconsistent (see `message`).",
             },
         ),
     )
@@ -94,9 +99,15 @@ class PersonUserError(UserError):
     )
 
 
-@strawberry.type(description="Why `createDemand` was refused.")
+@strawberry.type(description="Why a demand mutation was refused.")
 class DemandUserError(UserError):
     code: DemandErrorCode = strawberry.field(description="Machine-readable reason.")
+    current_status: DemandStatus | None = strawberry.field(
+        description="With INVALID_TRANSITION: the demand's status now."
+    )
+    current_version: int | None = strawberry.field(
+        description="With STALE_VERSION: the version now."
+    )
 
 
 def household_errors(problems: list[Problem]) -> list[HouseholdUserError]:
@@ -125,7 +136,13 @@ def person_errors(problems: list[Problem]) -> list[PersonUserError]:
 
 def demand_errors(problems: list[Problem]) -> list[DemandUserError]:
     return [
-        DemandUserError(code=to_schema(DemandErrorCode, p.code), message=p.message, field=p.field)
+        DemandUserError(
+            code=to_schema(DemandErrorCode, p.code),
+            message=p.message,
+            field=p.field,
+            current_status=to_schema(DemandStatus, p.current_status) if p.current_status else None,
+            current_version=p.current_version,
+        )
         for p in problems
     ]
 

@@ -10,6 +10,7 @@ import strawberry
 
 from auth.policy import Category
 from models import DemandKind as _DemandKind
+from models import PlaceType as _PlaceType
 from models import Relationship as _Relationship
 from models import Sex as _Sex
 from resolvers import demand_write, household_write, person_write
@@ -18,7 +19,7 @@ from resolvers.household import household as load_household
 from resolvers.loaders import then
 from resolvers.person import person as load_person
 from schema.demand import Demand, demand_from_row
-from schema.enums import DemandKind, Relationship, Sex
+from schema.enums import DemandKind, PlaceType, Relationship, Sex
 from schema.errors import (
     DemandUserError,
     HouseholdUserError,
@@ -216,6 +217,30 @@ class CreateDemandInput:
     draft: bool = strawberry.field(
         default=False, description="Keep it as a DRAFT instead of submitting it to the SIAO."
     )
+    priority: int = strawberry.field(
+        default=3, description="1 (most urgent) to 4 (can wait); orders the work queue."
+    )
+    night: date | None = strawberry.field(
+        default=None, description="Emergency: the night the shelter is for (default: tonight)."
+    )
+    recommended_place_type: PlaceType | None = strawberry.field(
+        default=None, description="Insertion: the recommended kind of accommodation."
+    )
+    commission_date: date | None = strawberry.field(
+        default=None, description="Insertion: the date of the commission that examines it."
+    )
+
+    def details(self) -> demand_write.DemandDetails:
+        return demand_write.DemandDetails(
+            priority=self.priority,
+            night=self.night,
+            recommended_place_type=(
+                _PlaceType(_value(self.recommended_place_type))
+                if self.recommended_place_type
+                else None
+            ),
+            commission_date=self.commission_date,
+        )
 
 
 @strawberry.type(description="Result of `createDemand`.")
@@ -327,5 +352,6 @@ class HouseholdMutations:
             _DemandKind(_value(input.kind)),
             concerned,
             input.draft,
+            input.details(),
         )
         return CreateDemandPayload(user_errors=demand_errors(problems), demand_id=demand_id)

@@ -25,6 +25,10 @@ NODE_TYPES = frozenset(
         "User",
         "Organisation",
         "Territory",
+        "Structure",
+        "Place",
+        "Orientation",
+        "Stay",
     }
 )
 

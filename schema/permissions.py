@@ -23,11 +23,13 @@ from strawberry.schema_directive import Location
 
 from auth.policy import (
     CATEGORY_DESCRIPTIONS,
+    DEMAND_ACTIONS,
     LOGGED_READS,
     MATRIX,
     PARTNER_SCOPE_GRANTS,
     Access,
     Category,
+    DemandAction,
     Relationship,
 )
 from resolvers.errors import CodedError, ErrorCode
@@ -35,7 +37,26 @@ from schema.enums import described_enum, to_schema
 
 if TYPE_CHECKING:
     SensitivityCategory = Category
+    LifecycleAction = DemandAction
 else:
+    LifecycleAction = described_enum(
+        DemandAction,
+        "An action on a demand's lifecycle (see docs/demand-lifecycle.md).",
+        {
+            DemandAction.SUBMIT: "Send the demand to the SIAO (again, after a refusal).",
+            DemandAction.REVIEW: "The SIAO starts evaluating it.",
+            DemandAction.ORIENT: "The SIAO proposes it to a structure's places.",
+            DemandAction.ACCEPT: "The structure accepts the orientation.",
+            DemandAction.REFUSE: "The structure refuses the orientation.",
+            DemandAction.ADMIT: "The structure admits the household (a stay starts).",
+            DemandAction.EXIT: "The stay ends; the place is freed.",
+            DemandAction.CLOSE: "The demand is no longer needed, or was answered.",
+            DemandAction.CANCEL: "The demand is withdrawn before a stay.",
+            DemandAction.PLACE: "Emergency: a place was found for the night.",
+            DemandAction.UNMET: "Emergency: no place could be found for the night.",
+        },
+        name="LifecycleAction",
+    )
     SensitivityCategory = described_enum(
         Category,
         "What kind of personal data a field carries; the rights matrix says who may read or "
@@ -87,6 +108,39 @@ class WritesDirective:
 class _Forbidding(BasePermission):
     def on_unauthorized(self) -> None:
         raise CodedError(ErrorCode.FORBIDDEN, self.message or "Forbidden.")
+
+
+@strawberry.schema_directive(
+    locations=[Location.FIELD_DEFINITION],
+    name="performs",
+    description="The mutation moves a demand along its lifecycle: only viewers the policy "
+    "lets do this action may call it (others get a FORBIDDEN error and nothing changes).",
+)
+class PerformsDirective:
+    action: LifecycleAction = strawberry.field(description="The lifecycle action.")
+
+
+class Performs(_Forbidding):
+    message = "You may not do this to a demand."
+
+    def __init__(self, action: DemandAction) -> None:
+        self.action = action
+        directive = PerformsDirective(action=to_schema(LifecycleAction, action))
+        self._schema_directive = directive  # type: ignore[misc]
+
+    def has_permission(self, source: Any, info: strawberry.Info, **kwargs: Any) -> bool:
+        viewer = info.context.viewer
+        return viewer is not None and viewer.may_act(self.action)
+
+
+def performs(action: DemandAction, description: str) -> Callable[[Any], Any]:
+    """A mutation doing a lifecycle action on a demand."""
+    who = ", ".join(READERS[r] for r in sorted(DEMAND_ACTIONS[action])) or "nobody"
+    mutation: Callable[[Any], Any] = strawberry.mutation(
+        description=f"{description} Allowed to {who}.",
+        extensions=[PermissionExtension(permissions=[Performs(action)], use_directives=True)],
+    )
+    return mutation
 
 
 class Sensitive(_Forbidding):

@@ -3,19 +3,28 @@
 from __future__ import annotations
 
 import asyncio
+from datetime import datetime
 from typing import Annotated, Any
 
 import strawberry
 from strawberry.utils.await_maybe import await_maybe
 
+from auth.policy import Category
+from models import DemandKind as _DemandKind
+from models import DemandStatus as _DemandStatus
+from models import PlaceType as _PlaceType
 from resolvers import household as households_resolve
 from resolvers import organisation as organisation_resolve
+from resolvers import queue as queue_resolve
+from resolvers import structure as structure_resolve
 from resolvers.errors import bad_input
 from resolvers.node import load_node
 from resolvers.pagination import DEFAULT_PAGE
 from resolvers.prefetch import prefetch, prefetch_connection
+from resolvers.queue import QueueOrder as _QueueOrder
 from schema.audit import audit_event_from_row
-from schema.demand import demand_from_row
+from schema.demand import Demand, demand_from_row
+from schema.enums import DemandKind, DemandStatus, PlaceType, QueueOrder
 from schema.household import Household, household_from_row, membership_from_row
 from schema.node import Connection, Node, connection_of, decode_id, decode_uuid
 from schema.organisation import (
@@ -24,8 +33,11 @@ from schema.organisation import (
     territory_from_row,
     user_from_row,
 )
+from schema.orientation import orientation_from_row, stay_from_row
+from schema.permissions import sensitive
 from schema.person import person_from_row
 from schema.search import SearchQuery
+from schema.structure import Structure, place_from_row, structure_from_row
 
 _CONVERT: dict[str, Any] = {
     "Household": household_from_row,
@@ -36,8 +48,18 @@ _CONVERT: dict[str, Any] = {
     "Organisation": organisation_from_row,
     "Territory": territory_from_row,
     "Membership": lambda row: None if row is None else membership_from_row(row),
+    "Structure": structure_from_row,
+    "Place": place_from_row,
+    "Orientation": orientation_from_row,
+    "Stay": stay_from_row,
 }
 MAX_NODES = 100
+
+
+def _enum_value(member: Any) -> str:
+    """The string value of a GraphQL enum member (generated enums wrap their values)."""
+    value = member.value
+    return str(getattr(value, "value", value))
 
 
 async def _nodes(info: strawberry.Info, global_ids: list[str]) -> list[Any]:
@@ -57,6 +79,33 @@ async def _nodes(info: strawberry.Info, global_ids: list[str]) -> list[Any]:
     return [_CONVERT[t](row) for (t, _), row in zip(decoded, rows, strict=True)]
 
 
+@strawberry.input(description="Narrows the list of structures.")
+class StructureFilter:
+    territory: str | None = strawberry.field(
+        default=None, description="Territory code (only yours answers)."
+    )
+    place_type: PlaceType | None = strawberry.field(
+        default=None, description="Only structures with places of this type."
+    )
+    has_vacancy: bool | None = strawberry.field(
+        default=None,
+        description="Only structures with (true) or without (false) a vacancy in those places.",
+    )
+
+
+@strawberry.input(description="Narrows the SIAO work queue.")
+class DemandFilter:
+    territory: str | None = strawberry.field(default=None, description="Territory code.")
+    kind: DemandKind | None = strawberry.field(default=None, description="Emergency or insertion.")
+    status: list[DemandStatus] | None = strawberry.field(
+        default=None, description="Statuses (default: SUBMITTED, IN_REVIEW, REFUSED)."
+    )
+    priority: int | None = strawberry.field(default=None, description="Only this priority (1-4).")
+    waiting_since: datetime | None = strawberry.field(
+        default=None, description="Only demands submitted at or before this instant."
+    )
+
+
 @strawberry.input(description="Narrows the list of households.")
 class HouseholdFilter:
     territory: str | None = strawberry.field(
@@ -69,6 +118,65 @@ class HouseholdFilter:
     "what your token may see; anything else reads as not found."
 )
 class Query(SearchQuery):
+    @strawberry.field(
+        description="Structures of your territory and their places: where is there a place "
+        "tonight? (`filter: {placeType: EMERGENCY, hasVacancy: true}`)."
+    )
+    async def structures(
+        self,
+        info: strawberry.Info,
+        filter: Annotated[
+            StructureFilter | None, strawberry.argument(description="Narrows the list.")
+        ] = None,
+    ) -> list[Structure]:
+        f = filter or StructureFilter()
+        rows = await structure_resolve.structures(
+            info.context,
+            f.territory,
+            _PlaceType(_enum_value(f.place_type)) if f.place_type else None,
+            f.has_vacancy,
+        )
+        await prefetch(info.context, info.selected_fields[0].selections, "Structure", rows)
+        return [s for s in (structure_from_row(r) for r in rows) if s is not None]
+
+    @sensitive(
+        Category.DEMANDS,
+        "The SIAO work queue: demands waiting to be processed (submitted, in review or "
+        "refused), most urgent or longest waiting first.",
+    )
+    async def demands(
+        self,
+        info: strawberry.Info,
+        filter: Annotated[
+            DemandFilter | None, strawberry.argument(description="Narrows the queue.")
+        ] = None,
+        order_by: Annotated[
+            QueueOrder, strawberry.argument(description="Order of the queue.")
+        ] = QueueOrder.PRIORITY,
+        first: Annotated[
+            int, strawberry.argument(description="Page size (at most 100).")
+        ] = DEFAULT_PAGE,
+        after: Annotated[
+            str | None, strawberry.argument(description="`endCursor` of the previous page.")
+        ] = None,
+    ) -> Connection[Demand] | None:
+        f = filter or DemandFilter()
+        page = await queue_resolve.work_queue(
+            info.context,
+            territory=f.territory,
+            kind=_DemandKind(_enum_value(f.kind)) if f.kind else None,
+            statuses=[_DemandStatus(_enum_value(s)) for s in f.status] if f.status else None,
+            priority=f.priority,
+            waiting_since=f.waiting_since,
+            order=_QueueOrder(_enum_value(order_by)),
+            first=first,
+            after=after,
+        )
+        await prefetch_connection(
+            info.context, info.selected_fields[0].selections, "Demand", page.rows
+        )
+        return connection_of(page, demand_from_row)
+
     @strawberry.field(
         description="Any object by its global id; null if it does not exist or you may not see it."
     )

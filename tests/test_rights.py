@@ -304,6 +304,13 @@ async def test_the_observer_reaches_no_person_through_any_root_field(
     answer = await observer('{ searchPersons(query: "Le Goff") { lastName } }')
     assert answer.codes == ["FORBIDDEN"]
     checked.add("searchPersons")
+    answer = await observer("{ demands(first: 5) { totalCount } }")
+    assert answer.data == {"demands": None}
+    assert answer.codes == ["FORBIDDEN"]
+    checked.add("demands")
+    answer = await observer("{ structures { name } }")
+    assert answer.codes == ["FORBIDDEN"]
+    checked.add("structures")
     answer = await observer("{ me { login role } }")
     assert answer.data == {"me": {"login": "observer@demo.siao", "role": "OBSERVER"}}
     checked.add("me")

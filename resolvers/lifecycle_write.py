@@ -1,0 +1,439 @@
+"""Moving demands along their lifecycle: submit, review, orient, decide, admit, exit,
+close, cancel, and the emergency night's place or unmet.
+
+Every action locks the demand (`FOR UPDATE`, through the row scope: an invisible demand is
+NOT_FOUND), asks `models.lifecycle.transition` (an impossible move answers
+INVALID_TRANSITION naming the current status), applies its effect on places, orientations
+and stays, and audits, in one transaction. Places are changed by single guarded UPDATEs
+(`vacancies > 0`), and the CHECK constraints of `places` stop any count from going
+negative: of twenty operators racing for the last place, one wins and nineteen get
+NO_VACANCY, with nothing half-written.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import func, select, update
+from sqlalchemy.dialects.postgresql import Range
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from auth.policy import DemandAction
+from models import (
+    Demand,
+    DemandStatus,
+    ExitReason,
+    Household,
+    Organisation,
+    Orientation,
+    OrientationStatus,
+    Place,
+    RefusalReason,
+    Stay,
+)
+from models.lifecycle import InvalidTransition, transition
+from resolvers import audit
+from resolvers.context import Context
+from resolvers.demand_write import DemandErrorCode
+from resolvers.errors import CodedError, ErrorCode
+from resolvers.household_write import Problem, Refused, bump_activity, clock
+
+
+@dataclass
+class Acted:
+    demand_id: uuid.UUID | None = None
+    orientation_id: uuid.UUID | None = None
+    stay_id: uuid.UUID | None = None
+    problems: list[Problem] | None = None
+
+
+Effect = Callable[[AsyncSession, Demand, datetime], Awaitable[Acted]]
+
+
+async def _lock_demand(session: AsyncSession, ctx: Context, demand_id: uuid.UUID) -> Demand:
+    demand = await session.scalar(
+        select(Demand)
+        .where(Demand.id == demand_id, Demand.household_id.in_(ctx.scope.household_ids()))
+        .with_for_update()
+    )
+    if demand is None:
+        raise Refused(Problem(DemandErrorCode.NOT_FOUND, "No such demand.", ["demandId"]))
+    return demand
+
+
+async def act(
+    ctx: Context,
+    action: DemandAction,
+    demand_id: uuid.UUID,
+    effect: Effect | None = None,
+    expected_version: int | None = None,
+) -> Acted:
+    """Run one lifecycle action on a demand, in one transaction."""
+    viewer = ctx.authenticated
+    if not viewer.may_act(action):
+        raise CodedError(ErrorCode.FORBIDDEN, "You may not do this to a demand.")
+    try:
+        async with ctx.transaction() as session:
+            demand = await _lock_demand(session, ctx, demand_id)
+            if expected_version is not None and demand.version != expected_version:
+                raise Refused(
+                    Problem(
+                        DemandErrorCode.STALE_VERSION,
+                        f"The demand changed since you read it (version {expected_version}, now "
+                        f"{demand.version}).",
+                        ["expectedVersion"],
+                        current_version=demand.version,
+                    )
+                )
+            try:
+                target = transition(action, demand.status, demand.kind)
+            except InvalidTransition as exc:
+                raise Refused(
+                    Problem(
+                        DemandErrorCode.INVALID_TRANSITION,
+                        str(exc),
+                        ["demandId"],
+                        current_status=demand.status.value,
+                    )
+                ) from None
+            at = await clock(session)
+            before = demand.status
+            acted = await effect(session, demand, at) if effect else Acted()
+            demand.status = target
+            demand.version += 1
+            demand.updated_at = at
+            if target is DemandStatus.SUBMITTED:
+                demand.submitted_at = at
+            audit.record(
+                session,
+                ctx,
+                at=at,
+                action=action.value,
+                entity_type="Demand",
+                entity_id=demand.id,
+                household_id=demand.household_id,
+                changes={"status": {"before": before.value, "after": target.value}},
+            )
+            await bump_activity(session, demand.household_id, at)
+            acted.demand_id = demand.id
+    except Refused as refused:
+        return Acted(problems=refused.problems)
+    return acted
+
+
+async def _take_vacancy(session: AsyncSession, place_id: uuid.UUID, *, occupy: bool) -> None:
+    """One vacancy less (and one place occupied if `occupy`), or NO_VACANCY."""
+    values: dict[str, Any] = {
+        "vacancies": Place.vacancies - 1,
+        "version": Place.version + 1,
+        "updated_at": func.now(),
+    }
+    if occupy:
+        values["occupied"] = Place.occupied + 1
+    taken = await session.scalar(
+        update(Place)
+        .where(Place.id == place_id, Place.vacancies > 0)
+        .values(**values)
+        .returning(Place.id)
+    )
+    if taken is None:
+        raise Refused(
+            Problem(DemandErrorCode.NO_VACANCY, "No vacancy left in these places.", ["placeId"])
+        )
+
+
+async def _give_back(session: AsyncSession, place_id: uuid.UUID, *, vacate: bool) -> None:
+    values: dict[str, Any] = {
+        "vacancies": Place.vacancies + 1,
+        "version": Place.version + 1,
+        "updated_at": func.now(),
+    }
+    if vacate:
+        values["occupied"] = Place.occupied - 1
+    await session.execute(update(Place).where(Place.id == place_id).values(**values))
+
+
+async def _place_of_territory(session: AsyncSession, demand: Demand, place_id: uuid.UUID) -> Place:
+    """The place, if it belongs to a structure of the demand's territory."""
+    place = await session.scalar(
+        select(Place)
+        .join(Organisation, Organisation.id == Place.organisation_id)
+        .join(Household, Household.territory_code == Organisation.territory_code)
+        .where(Place.id == place_id, Household.id == demand.household_id)
+    )
+    if place is None:
+        raise Refused(
+            Problem(
+                DemandErrorCode.WRONG_PLACE,
+                "No such place in a structure of the household's territory.",
+                ["placeId"],
+            )
+        )
+    return place
+
+
+async def _open_orientation(
+    session: AsyncSession, demand: Demand, status: OrientationStatus
+) -> Orientation | None:
+    orientation: Orientation | None = await session.scalar(
+        select(Orientation)
+        .where(Orientation.demand_id == demand.id, Orientation.status == status)
+        .with_for_update()
+    )
+    return orientation
+
+
+def propose(ctx: Context, place_id: uuid.UUID, comment: str | None) -> Effect:
+    async def effect(session: AsyncSession, demand: Demand, at: datetime) -> Acted:
+        place = await _place_of_territory(session, demand, place_id)
+        await _take_vacancy(session, place.id, occupy=False)
+        orientation = Orientation(
+            id=uuid.uuid4(),
+            demand_id=demand.id,
+            household_id=demand.household_id,
+            place_id=place.id,
+            status=OrientationStatus.PROPOSED,
+            comment=comment,
+            proposed_at=at,
+            proposed_by=ctx.authenticated.user_id,
+            version=1,
+        )
+        session.add(orientation)
+        audit.record(
+            session,
+            ctx,
+            at=at,
+            action="PROPOSE",
+            entity_type="Orientation",
+            entity_id=orientation.id,
+            household_id=demand.household_id,
+            changes=audit.field_changes({}, {"place": place.id, "status": "PROPOSED"}),
+        )
+        return Acted(orientation_id=orientation.id)
+
+    return effect
+
+
+async def _managed_orientation(
+    session: AsyncSession, ctx: Context, demand: Demand, status: OrientationStatus
+) -> Orientation:
+    """The demand's orientation in `status`, to a structure the viewer manages."""
+    orientation = await _open_orientation(session, demand, status)
+    managed = orientation is not None and await session.scalar(
+        select(Place.id).where(
+            Place.id == orientation.place_id,
+            Place.organisation_id == ctx.authenticated.organisation_id,
+        )
+    )
+    if orientation is None or not managed:
+        raise Refused(
+            Problem(
+                DemandErrorCode.NOT_FOUND,
+                f"No {status.value.lower()} orientation of this demand to your structure.",
+                ["orientationId"],
+            )
+        )
+    return orientation
+
+
+def decide(ctx: Context, accept: bool, reason: RefusalReason | None, comment: str | None) -> Effect:
+    async def effect(session: AsyncSession, demand: Demand, at: datetime) -> Acted:
+        orientation = await _managed_orientation(session, ctx, demand, OrientationStatus.PROPOSED)
+        orientation.status = OrientationStatus.ACCEPTED if accept else OrientationStatus.REFUSED
+        orientation.refusal_reason = None if accept else reason
+        orientation.comment = comment or orientation.comment
+        orientation.decided_at = at
+        orientation.decided_by = ctx.authenticated.user_id
+        orientation.version += 1
+        if not accept:
+            await _give_back(session, orientation.place_id, vacate=False)
+        audit.record(
+            session,
+            ctx,
+            at=at,
+            action="DECIDE",
+            entity_type="Orientation",
+            entity_id=orientation.id,
+            household_id=demand.household_id,
+            changes=audit.field_changes(
+                {"status": "PROPOSED"},
+                {"status": orientation.status, "refusalReason": orientation.refusal_reason},
+            ),
+        )
+        return Acted(orientation_id=orientation.id)
+
+    return effect
+
+
+def admit(ctx: Context) -> Effect:
+    async def effect(session: AsyncSession, demand: Demand, at: datetime) -> Acted:
+        orientation = await _managed_orientation(session, ctx, demand, OrientationStatus.ACCEPTED)
+        # The vacancy was held since the proposal: the place is now occupied.
+        await session.execute(
+            update(Place)
+            .where(Place.id == orientation.place_id)
+            .values(occupied=Place.occupied + 1, version=Place.version + 1, updated_at=at)
+        )
+        return await _open_stay(session, ctx, demand, orientation.place_id, orientation.id, at)
+
+    return effect
+
+
+async def _open_stay(
+    session: AsyncSession,
+    ctx: Context,
+    demand: Demand,
+    place_id: uuid.UUID,
+    orientation_id: uuid.UUID | None,
+    at: datetime,
+) -> Acted:
+    stay = Stay(
+        id=uuid.uuid4(),
+        household_id=demand.household_id,
+        demand_id=demand.id,
+        orientation_id=orientation_id,
+        place_id=place_id,
+        validity=Range(at, None, bounds="[)"),
+        created_by=ctx.authenticated.user_id,
+    )
+    session.add(stay)
+    audit.record(
+        session,
+        ctx,
+        at=at,
+        action="ADMIT",
+        entity_type="Stay",
+        entity_id=stay.id,
+        household_id=demand.household_id,
+        changes=audit.field_changes({}, {"place": place_id, "from": at}),
+    )
+    return Acted(orientation_id=orientation_id, stay_id=stay.id)
+
+
+def place_for_night(ctx: Context, place_id: uuid.UUID) -> Effect:
+    async def effect(session: AsyncSession, demand: Demand, at: datetime) -> Acted:
+        place = await _place_of_territory(session, demand, place_id)
+        await _take_vacancy(session, place.id, occupy=True)
+        return await _open_stay(session, ctx, demand, place.id, None, at)
+
+    return effect
+
+
+def record_exit(ctx: Context, reason: ExitReason) -> Effect:
+    async def effect(session: AsyncSession, demand: Demand, at: datetime) -> Acted:
+        stay = await session.scalar(
+            select(Stay)
+            .where(Stay.demand_id == demand.id, func.upper_inf(Stay.validity))
+            .with_for_update()
+        )
+        if stay is None:
+            raise Refused(
+                Problem(DemandErrorCode.NOT_FOUND, "No current stay for this demand.", ["demandId"])
+            )
+        stay.validity = Range(stay.validity.lower, at, bounds="[)")
+        stay.exit_reason = reason
+        await _give_back(session, stay.place_id, vacate=True)
+        audit.record(
+            session,
+            ctx,
+            at=at,
+            action="EXIT",
+            entity_type="Stay",
+            entity_id=stay.id,
+            household_id=demand.household_id,
+            changes=audit.field_changes({}, {"until": at, "exitReason": reason}),
+        )
+        return Acted(stay_id=stay.id)
+
+    return effect
+
+
+def release_pending(ctx: Context) -> Effect:
+    """On cancel: a pending or accepted orientation is cancelled and its place freed."""
+
+    async def effect(session: AsyncSession, demand: Demand, at: datetime) -> Acted:
+        for status in (OrientationStatus.PROPOSED, OrientationStatus.ACCEPTED):
+            orientation = await _open_orientation(session, demand, status)
+            if orientation is None:
+                continue
+            orientation.status = OrientationStatus.CANCELLED
+            orientation.decided_at = at
+            orientation.version += 1
+            await _give_back(session, orientation.place_id, vacate=False)
+            audit.record(
+                session,
+                ctx,
+                at=at,
+                action="CANCEL",
+                entity_type="Orientation",
+                entity_id=orientation.id,
+                household_id=demand.household_id,
+                changes={"status": {"before": status.value, "after": "CANCELLED"}},
+            )
+        return Acted()
+
+    return effect
+
+
+async def declare_vacancies(
+    ctx: Context, place_id: uuid.UUID, vacancies: int, expected_version: int
+) -> tuple[uuid.UUID | None, list[Problem]]:
+    """A structure manager declares how many of their places of one type are free."""
+    viewer = ctx.authenticated
+    if not viewer.may_declare_vacancies:
+        raise CodedError(ErrorCode.FORBIDDEN, "Only a structure's manager declares vacancies.")
+    try:
+        async with ctx.transaction() as session:
+            place = await session.scalar(
+                select(Place)
+                .where(Place.id == place_id, Place.organisation_id == viewer.organisation_id)
+                .with_for_update()
+            )
+            if place is None:
+                raise Refused(
+                    Problem(
+                        DemandErrorCode.NOT_FOUND, "No such place in your structure.", ["placeId"]
+                    )
+                )
+            if place.version != expected_version:
+                raise Refused(
+                    Problem(
+                        DemandErrorCode.STALE_VERSION,
+                        f"The places changed since you read them (version "
+                        f"{expected_version}, now {place.version}).",
+                        ["expectedVersion"],
+                        current_version=place.version,
+                    )
+                )
+            if vacancies < 0 or vacancies + place.occupied > place.capacity:
+                raise Refused(
+                    Problem(
+                        DemandErrorCode.INVALID_INPUT,
+                        f"Vacancies go from 0 to {place.capacity - place.occupied} "
+                        f"(capacity {place.capacity}, occupied {place.occupied}).",
+                        ["vacancies"],
+                    )
+                )
+            at = await clock(session)
+            audit.record(
+                session,
+                ctx,
+                at=at,
+                action="DECLARE_VACANCIES",
+                entity_type="Place",
+                entity_id=place.id,
+                household_id=None,
+                changes=audit.field_changes(
+                    {"vacancies": place.vacancies}, {"vacancies": vacancies}
+                ),
+            )
+            place.vacancies = vacancies
+            place.version += 1
+            place.updated_at = at
+    except Refused as refused:
+        return None, refused.problems
+    return place_id, []
