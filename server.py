@@ -309,6 +309,8 @@ def main(argv: list[str] | None = None) -> int:
         "rights-matrix", help="print the rights matrix generated from the schema and the policy"
     )
     matrix.add_argument("--write", action="store_true", help="write docs/rights-matrix.md")
+    lifecycle = sub.add_parser("lifecycle", help="print the demand lifecycle diagram (Mermaid)")
+    lifecycle.add_argument("--write", action="store_true", help="write docs/demand-lifecycle.md")
     schema_cmd = sub.add_parser("schema", help="schema tools")
     schema_sub = schema_cmd.add_subparsers(dest="schema_command", required=True)
     schema_sub.add_parser("export", help=f"write the SDL to {SDL_PATH}")
@@ -349,6 +351,18 @@ def main(argv: list[str] | None = None) -> int:
             DOC_PATH.parent.mkdir(exist_ok=True)
             DOC_PATH.write_text(text)
             print(f"Wrote {DOC_PATH}")
+        else:
+            print(text, end="")
+        return 0
+    if args.command == "lifecycle":
+        from models.lifecycle import DOC_PATH as LIFECYCLE_DOC
+        from models.lifecycle import document
+
+        text = document()
+        if args.write:
+            LIFECYCLE_DOC.parent.mkdir(exist_ok=True)
+            LIFECYCLE_DOC.write_text(text)
+            print(f"Wrote {LIFECYCLE_DOC}")
         else:
             print(text, end="")
         return 0
