@@ -22,20 +22,24 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
-from starlette.routing import Mount, Route
+from starlette.routing import Mount, Route, WebSocketRoute
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Receive, Scope, Send
 from strawberry.asgi import GraphQL
+from strawberry.exceptions import ConnectionRejectionError
 from strawberry.http import GraphQLHTTPResponse
+from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 from strawberry.types import ExecutionResult
 
 from auth.policy import PartnerScope
 from auth.settings import Settings
-from auth.tokens import InvalidToken, PartnerGrant, TokenVerifier, mint_dev_token
+from auth.tokens import Claims, InvalidToken, PartnerGrant, TokenVerifier, mint_dev_token
+from auth.viewer import Viewer
 from migrations import head_revision, upgrade
 from models.database import create_engine
 from resolvers.context import Context
 from resolvers.errors import ErrorCode, request_id_var
+from resolvers.events import EventBus
 from resolvers.organisation import load_viewer
 from schema import SDL_PATH, build_schema, export_sdl
 from schema.errors import add_missing_codes
@@ -78,8 +82,23 @@ class GraphQLApp(GraphQL[Context, None]):
         response = await super().process_result(request, result)
         return add_missing_codes(response)  # type: ignore[arg-type,return-value]
 
-    def encode_json(self, data: object) -> bytes:
-        return orjson.dumps(data)
+    async def on_ws_connect(self, context: Context) -> Any:
+        """graphql-transport-ws: the token comes in the connection_init payload
+        (`{"Authorization": "Bearer <token>"}`); without a valid one, the socket closes
+        with 4403 before any subscription starts."""
+        params = context.connection_params or {}
+        header = params.get("Authorization") or params.get("authorization") or ""
+        scheme, _, token = str(header).partition(" ")
+        if scheme.lower() != "bearer" or context.authenticate is None:
+            raise ConnectionRejectionError
+        context.viewer = await context.authenticate(token.strip())
+        if context.viewer is None:
+            raise ConnectionRejectionError
+        return await super().on_ws_connect(context)
+
+    def encode_json(self, data: object) -> str:
+        # A str, not bytes: graphql-transport-ws messages must be text frames.
+        return orjson.dumps(data).decode()
 
 
 def _unauthorized(reason: str) -> JSONResponse:
@@ -96,6 +115,12 @@ def _unauthorized(reason: str) -> JSONResponse:
     )
 
 
+async def _verify(verifier: TokenVerifier, token: str) -> Claims:
+    if verifier.remote:  # may fetch the IdP's keys: keep blocking I/O off the event loop
+        return await asyncio.to_thread(verifier.verify, token)
+    return verifier.verify(token)
+
+
 class GraphQLEndpoint:
     """Identity before GraphQL: a bearer token that cannot be trusted gets HTTP 401 with a
     short reason (never its content); no token gets a viewer-less context (introspection
@@ -105,9 +130,6 @@ class GraphQLEndpoint:
         self.graphql = graphql
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.graphql(scope, receive, send)
-            return
         app_state = scope["app"].state
         settings: Settings = app_state.settings
         ctx = Context(
@@ -115,7 +137,24 @@ class GraphQLEndpoint:
             settings=settings,
             request_id=request_id_var.get(),
             viewer=None,
+            events=app_state.events,
         )
+        if scope["type"] == "websocket":
+
+            async def authenticate(token: str) -> Viewer | None:
+                try:
+                    claims = await _verify(app_state.verifier, token)
+                except InvalidToken:
+                    return None
+                return await load_viewer(ctx, claims)
+
+            ctx.authenticate = authenticate
+            scope.setdefault("state", {})["siao_context"] = ctx
+            try:
+                await self.graphql(scope, receive, send)
+            finally:
+                await ctx.close()
+            return
         try:
             header = Request(scope).headers.get("authorization")
             if header:
@@ -123,13 +162,8 @@ class GraphQLEndpoint:
                 if scheme.lower() != "bearer" or not token.strip():
                     await _unauthorized("expected `Bearer <token>`")(scope, receive, send)
                     return
-                verifier: TokenVerifier = app_state.verifier
                 try:
-                    claims = (
-                        await asyncio.to_thread(verifier.verify, token.strip())
-                        if verifier.remote
-                        else verifier.verify(token.strip())
-                    )
+                    claims = await _verify(app_state.verifier, token.strip())
                 except InvalidToken as exc:
                     await _unauthorized(exc.reason)(scope, receive, send)
                     return
@@ -202,19 +236,24 @@ def create_app(settings: Settings, database_url: str) -> Starlette:
         # 34-48% of request time with the default threshold (each worker runs this).
         gc.set_threshold(50_000, 20, 20)
         app.state.engine = create_engine(database_url)
+        app.state.events = EventBus(database_url)
+        await app.state.events.start()
         try:
             yield
         finally:
+            await app.state.events.stop()
             await app.state.engine.dispose()
 
     graphql = GraphQLApp(
         build_schema(settings),
         graphql_ide="graphiql" if settings.is_dev else None,
+        subscription_protocols=(GRAPHQL_TRANSPORT_WS_PROTOCOL,),
         allow_queries_via_get=False,
     )
     app = Starlette(
         routes=[
             Route("/graphql", GraphQLEndpoint(graphql), methods=["GET", "POST"]),
+            WebSocketRoute("/graphql", GraphQLEndpoint(graphql)),
             Route("/health/live", live),
             Route("/health/ready", ready),
             Mount(ASSETS_URL, StaticFiles(directory=ASSETS_DIR), name="graphiql-assets"),

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -21,6 +21,7 @@ from models import AccessEvent
 from resolvers.errors import CodedError, ErrorCode
 
 if TYPE_CHECKING:
+    from resolvers.events import EventBus
     from resolvers.loaders import Loaders
 
 
@@ -30,6 +31,11 @@ class Context:
     settings: Settings
     request_id: str
     viewer: Viewer | None
+    events: EventBus | None = None
+    # WebSocket connections: the connection_init payload, and how to turn its token into
+    # a viewer (set by the HTTP layer).
+    connection_params: dict[str, Any] | None = None
+    authenticate: Callable[[str], Awaitable[Viewer | None]] | None = None
     _read_conn: AsyncConnection | None = field(default=None, init=False)
     # One asyncpg connection runs one statement at a time; loaders dispatched in the same
     # tick take turns.
@@ -42,6 +48,10 @@ class Context:
         from resolvers.loaders import Loaders
 
         return Loaders(self)
+
+    def fresh_loaders(self) -> None:
+        """Forget every loaded row (a long-lived subscription before each event)."""
+        self.__dict__.pop("loaders", None)
 
     @property
     def authenticated(self) -> Viewer:

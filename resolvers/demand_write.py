@@ -13,6 +13,7 @@ from sqlalchemy import select
 from models import Demand, DemandKind, DemandPerson, DemandStatus, Membership, PlaceType
 from resolvers import audit
 from resolvers.context import Context
+from resolvers.events import notify_demand
 from resolvers.household_write import (
     Problem,
     Refused,
@@ -176,6 +177,7 @@ async def create_demand(
                 ),
             )
             await bump_activity(session, household.id, at)
+            await notify_demand(session, demand.id, household.id)
     except Refused as refused:
         return None, refused.problems
     return demand.id, []

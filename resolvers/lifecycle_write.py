@@ -40,6 +40,7 @@ from resolvers import audit
 from resolvers.context import Context
 from resolvers.demand_write import DemandErrorCode
 from resolvers.errors import CodedError, ErrorCode
+from resolvers.events import notify_demand, notify_orientation
 from resolvers.household_write import Problem, Refused, bump_activity, clock
 
 
@@ -119,6 +120,7 @@ async def act(
                 changes={"status": {"before": before.value, "after": target.value}},
             )
             await bump_activity(session, demand.household_id, at)
+            await notify_demand(session, demand.id, demand.household_id)
             acted.demand_id = demand.id
     except Refused as refused:
         return Acted(problems=refused.problems)
@@ -203,6 +205,8 @@ def propose(ctx: Context, place_id: uuid.UUID, comment: str | None) -> Effect:
             version=1,
         )
         session.add(orientation)
+        await session.flush()
+        await notify_orientation(session, orientation.id, place.organisation_id)
         audit.record(
             session,
             ctx,

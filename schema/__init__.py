@@ -32,6 +32,7 @@ from schema.orientation import Orientation, Stay
 from schema.person import Person
 from schema.query import Query
 from schema.structure import Place, Structure
+from schema.subscription import Subscription
 
 SDL_PATH = Path(__file__).with_name("schema.graphql")
 NODE_TYPES = [
@@ -90,6 +91,7 @@ def build_schema(settings: Settings | None = None) -> strawberry.Schema:
     return SiaoSchema(
         query=Query,
         mutation=Mutation,
+        subscription=Subscription,
         types=NODE_TYPES,
         extensions=extensions,
         config=StrawberryConfig(auto_camel_case=True),

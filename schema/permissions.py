@@ -191,6 +191,14 @@ def sensitive(category: Category, description: str, **kwargs: Any) -> Any:
     )
 
 
+def sensitive_subscription(category: Category, description: str) -> Any:
+    """A subscription streaming data of `category`."""
+    return strawberry.subscription(
+        description=_note(category, description, Access.READ),
+        extensions=[PermissionExtension(permissions=[Sensitive(category)], use_directives=True)],
+    )
+
+
 def writes(category: Category, description: str) -> Callable[[Any], Any]:
     """A mutation writing data of `category`."""
     mutation: Callable[[Any], Any] = strawberry.mutation(
