@@ -60,7 +60,14 @@ def create_engine(url: str, *, pool_size: int = 10, max_overflow: int = 20) -> A
         max_overflow=max_overflow,
         pool_pre_ping=False,
         # asyncpg's own statement cache makes repeated loader statements cheap.
-        connect_args={"server_settings": {"application_name": "si-siao-graph"}},
+        connect_args={
+            "server_settings": {
+                "application_name": "si-siao-graph",
+                # Person search: candidates whose names are this close to the query
+                # (resolvers/search.py, the `<%` operator of pg_trgm).
+                "pg_trgm.word_similarity_threshold": "0.4",
+            }
+        },
     )
     _instrument(engine)
     return engine

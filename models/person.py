@@ -4,12 +4,13 @@ import uuid
 from datetime import date
 from enum import StrEnum
 
-from sqlalchemy import CheckConstraint, Date, String
+from sqlalchemy import CheckConstraint, Computed, Date, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from models.base import Base, Tracked, text_enum, uuid_pk
 
 NAME_MAX = 100
+NAME_KEY_SQL = "siao_name_key(first_name || ' ' || last_name || ' ' || coalesce(usage_name, ''))"
 
 
 class Sex(StrEnum):
@@ -26,6 +27,13 @@ class Person(Tracked, Base):
         CheckConstraint("birth_date >= DATE '1900-01-01'", name="birth_date_range"),
         CheckConstraint("length(btrim(first_name)) > 0", name="first_name_not_blank"),
         CheckConstraint("length(btrim(last_name)) > 0", name="last_name_not_blank"),
+        Index(
+            "ix_persons_name_key_trgm",
+            "name_key",
+            postgresql_using="gin",
+            postgresql_ops={"name_key": "gin_trgm_ops"},
+        ),
+        Index("ix_persons_birth_date", "birth_date"),
     )
 
     id: Mapped[uuid.UUID] = uuid_pk()
@@ -36,3 +44,8 @@ class Person(Tracked, Base):
     sex: Mapped[Sex] = mapped_column(text_enum(Sex, "sex"))
     nationality: Mapped[str | None] = mapped_column(String(60))
     phone: Mapped[str | None] = mapped_column(String(30))
+    # Search key: every name, lower-case, accent-free, apostrophes dropped, other separators
+    # as spaces (`siao_name_key`, migration 0004), indexed for trigram similarity.
+    name_key: Mapped[str] = mapped_column(
+        Text, Computed(NAME_KEY_SQL, persisted=True), nullable=False
+    )

@@ -9,8 +9,10 @@ import strawberry
 from sqlalchemy import Row
 
 from auth.policy import Category
+from resolvers.pagination import DEFAULT_PAGE
 from resolvers.search import search_persons
 from schema.enums import Sex, to_schema
+from schema.node import Connection, connection_of
 from schema.permissions import sensitive
 
 
@@ -31,6 +33,11 @@ class PersonSearchResult:
     accompanying_organisations: list[str] = strawberry.field(
         description="Names of the organisations that accompany the household now (whom to call)."
     )
+    score: float = strawberry.field(
+        description="How well it matches: word similarity of the query to the names (0-1) + "
+        "half their overall trigram similarity (0-0.5) + 1 if the birth date given matches. "
+        "Results come best first."
+    )
 
 
 def result_from_row(row: Row[Any]) -> PersonSearchResult:
@@ -42,6 +49,7 @@ def result_from_row(row: Row[Any]) -> PersonSearchResult:
         sex=to_schema(Sex, row.sex),
         household_reference=row.reference,
         accompanying_organisations=sorted(row.organisations or []),
+        score=round(float(row.score), 4),
     )
 
 
@@ -57,12 +65,36 @@ class SearchQuery:
         self,
         info: strawberry.Info,
         query: Annotated[
-            str, strawberry.argument(description="Names or parts of names, in any order.")
+            str,
+            strawberry.argument(
+                description="Names or parts of names, in any order; accents, case, hyphens "
+                "and small typos do not matter."
+            ),
         ],
         birth_date: Annotated[
-            date | None, strawberry.argument(description="Exact date of birth.")
+            date | None,
+            strawberry.argument(description="Date of birth: ranks exact matches first."),
         ] = None,
-        first: Annotated[int, strawberry.argument(description="At most this many (≤ 100).")] = 20,
-    ) -> list[PersonSearchResult]:
-        rows = await search_persons(info.context, query, birth_date, first)
-        return [result_from_row(row) for row in rows]
+        birth_year: Annotated[
+            int | None, strawberry.argument(description="Only persons born this year.")
+        ] = None,
+        territory: Annotated[
+            str | None, strawberry.argument(description="Your territory (the default).")
+        ] = None,
+        first: Annotated[
+            int, strawberry.argument(description="Page size (at most 100).")
+        ] = DEFAULT_PAGE,
+        after: Annotated[
+            str | None, strawberry.argument(description="`endCursor` of the previous page.")
+        ] = None,
+    ) -> Connection[PersonSearchResult]:
+        page = await search_persons(
+            info.context,
+            query,
+            birth_date=birth_date,
+            birth_year=birth_year,
+            territory=territory,
+            first=first,
+            after=after,
+        )
+        return connection_of(page, result_from_row)

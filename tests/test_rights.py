@@ -301,7 +301,7 @@ async def test_the_observer_reaches_no_person_through_any_root_field(
     answer = await observer("{ households(first: 100) { totalCount edges { node { id } } } }")
     assert answer.data == {"households": {"totalCount": 0, "edges": []}}
     checked.add("households")
-    answer = await observer('{ searchPersons(query: "Le Goff") { lastName } }')
+    answer = await observer('{ searchPersons(query: "Le Goff") { totalCount } }')
     assert answer.codes == ["FORBIDDEN"]
     checked.add("searchPersons")
     answer = await observer("{ demands(first: 5) { totalCount } }")
@@ -319,9 +319,9 @@ async def test_the_observer_reaches_no_person_through_any_root_field(
 
 SEARCH = """
 query ($q: String!) {
-  searchPersons(query: $q) {
+  searchPersons(query: $q, first: 100) { edges { node {
     firstName lastName birthDate householdReference accompanyingOrganisations
-  }
+  } } }
 }"""
 
 
@@ -344,7 +344,11 @@ async def test_search_shows_minimal_identity_and_whom_to_call(
     answer = await beta(SEARCH, q=query)
     assert answer.errors == []
     assert answer.data is not None
-    hits = [h for h in answer.data["searchPersons"] if h["householdReference"] == ACCOMPANIED]
+    hits = [
+        e["node"]
+        for e in answer.data["searchPersons"]["edges"]
+        if e["node"]["householdReference"] == ACCOMPANIED
+    ]
     assert hits
     assert hits[0]["accompanyingOrganisations"] == ["Association Alpha Solidarité"]
 
@@ -363,7 +367,7 @@ async def test_protected_households_are_absent_from_searches_by_outsiders_and_pa
 
     def refs(answer: Answer) -> set[str]:
         assert answer.data is not None, answer.errors
-        return {h["householdReference"] for h in answer.data["searchPersons"]}
+        return {e["node"]["householdReference"] for e in answer.data["searchPersons"]["edges"]}
 
     assert PROTECTED_BY_ALPHA in refs(await as_user("sw.alpha@demo.siao")(SEARCH, q=query))
     assert PROTECTED_BY_ALPHA not in refs(await as_user("sw.beta@demo.siao")(SEARCH, q=query))

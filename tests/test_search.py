@@ -1,0 +1,98 @@
+"""Finding people fast: accents, case, typos, name order, compound names."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import asyncpg
+import pytest
+
+from tests.conftest import Answer, Run
+
+Viewer = Callable[[str | None], Run]
+
+SEARCH = """
+query ($q: String!, $birthDate: Date, $first: Int = 20, $after: String) {
+  searchPersons(query: $q, birthDate: $birthDate, first: $first, after: $after) {
+    totalCount
+    pageInfo { hasNextPage endCursor }
+    edges { node { firstName lastName usageName birthDate householdReference score } }
+  }
+}"""
+
+
+def names(answer: Answer) -> list[tuple[str, str]]:
+    assert answer.errors == [], answer.errors
+    assert answer.data is not None
+    return [
+        (e["node"]["firstName"], e["node"]["lastName"])
+        for e in answer.data["searchPersons"]["edges"]
+    ]
+
+
+@pytest.mark.parametrize(
+    ("typed", "expected"),
+    [
+        ("laurant dupond", ("Laurent", "Dupont")),
+        ("DUPONT Laurent", ("Laurent", "Dupont")),
+        ("helene ndiaye", ("Hélène", "N'Diaye")),
+        ("ndiaye helene", ("Hélène", "N'Diaye")),
+        ("jean pierre", ("Jean-Pierre", None)),
+        ("martin-dubois", (None, "Martin-Dubois")),
+    ],
+)
+async def test_half_heard_names_find_the_right_person(
+    as_user: Viewer, typed: str, expected: tuple[str | None, str | None]
+) -> None:
+    found = names(await as_user("siao.75@demo.siao")(SEARCH, q=typed))
+    assert any(
+        (expected[0] is None or first == expected[0])
+        and (expected[1] is None or last == expected[1])
+        for first, last in found[:5]
+    ), (typed, found[:5])
+
+
+async def test_homonyms_are_told_apart_by_birth_date(
+    as_user: Viewer, sql: asyncpg.Connection
+) -> None:
+    dates = await sql.fetch(
+        "SELECT p.birth_date, h.reference FROM persons p "
+        "JOIN memberships m ON m.person_id = p.id AND upper_inf(m.validity) "
+        "JOIN households h ON h.id = m.household_id "
+        "WHERE p.first_name = 'Laurent' AND p.last_name = 'Dupont' AND h.territory_code = '75'"
+    )
+    assert len(dates) >= 2, "the demo has homonyms in 75"
+    wanted = dates[1]
+    answer = await as_user("siao.75@demo.siao")(
+        SEARCH, q="laurent dupont", birthDate=wanted["birth_date"].isoformat()
+    )
+    assert answer.data is not None
+    top = answer.data["searchPersons"]["edges"][0]["node"]
+    assert (top["householdReference"], top["birthDate"]) == (
+        wanted["reference"],
+        wanted["birth_date"].isoformat(),
+    )
+    scores = [e["node"]["score"] for e in answer.data["searchPersons"]["edges"]]
+    assert scores == sorted(scores, reverse=True)
+
+
+async def test_results_page_forward_without_repeats(as_user: Viewer) -> None:
+    run = as_user("siao.75@demo.siao")
+    seen: list[Any] = []
+    after = None
+    for _ in range(50):
+        answer = await run(SEARCH, q="martin", first=5, after=after)
+        assert answer.data is not None
+        page = answer.data["searchPersons"]
+        seen += [tuple(e["node"].values()) for e in page["edges"]]
+        if not page["pageInfo"]["hasNextPage"]:
+            break
+        after = page["pageInfo"]["endCursor"]
+    assert len(seen) == len(set(seen)) == page["totalCount"] > 5
+
+
+@pytest.mark.parametrize("query", ["", "   "])
+async def test_an_empty_search_is_a_clear_error(as_user: Viewer, query: str) -> None:
+    answer = await as_user("siao.75@demo.siao")(SEARCH, q=query)
+    assert answer.codes == ["BAD_USER_INPUT"]
