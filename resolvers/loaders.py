@@ -39,6 +39,7 @@ from models import (
 
 if TYPE_CHECKING:
     from resolvers.context import Context
+    from resolvers.duplicates import DuplicatesByPersonLoader
 
 K = TypeVar("K", bound=Hashable)
 V = TypeVar("V")
@@ -405,6 +406,12 @@ class Loaders:
     @cached_property
     def territory_by_code(self) -> TerritoryByCodeLoader:
         return TerritoryByCodeLoader(self._ctx)
+
+    @cached_property
+    def duplicates_by_person(self) -> DuplicatesByPersonLoader:
+        from resolvers.duplicates import DuplicatesByPersonLoader
+
+        return DuplicatesByPersonLoader(self._ctx)
 
     @cached_property
     def structure_by_id(self) -> StructureByIdLoader:

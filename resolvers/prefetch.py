@@ -115,6 +115,9 @@ RELATIONS: dict[tuple[str, str], Relation] = {
         "Membership", _by("memberships_by_person", lambda r, a: r.id)
     ),
     ("Person", "currentHousehold"): Relation("Household", _current_household),
+    ("Person", "duplicateCandidates"): Relation(
+        "PersonSearchResult", _by("duplicates_by_person", lambda r, a: r.id)
+    ),
     ("Demand", "concernedPersons"): Relation("Person", _by("concerned_persons", lambda r, a: r.id)),
     ("Demand", "household"): Relation(
         "Household", _by("household_by_id", lambda r, a: r.household_id)

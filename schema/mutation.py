@@ -32,6 +32,7 @@ from schema.household import Household, household_from_row
 from schema.node import decode_uuid
 from schema.permissions import writes
 from schema.person import Person, person_from_row
+from schema.search import DuplicateWarning, duplicate_warnings
 
 
 @strawberry.input(description="A person to create, with their place in the household.")
@@ -84,6 +85,11 @@ class CreateHouseholdPayload:
         description="Why nothing was created; empty on success."
     )
     household_id: strawberry.Private[uuid.UUID | None]
+    person_ids: strawberry.Private[list[uuid.UUID]]
+
+    @strawberry.field(description="Likely duplicates of the persons created (non-blocking).")
+    def warnings(self, info: strawberry.Info) -> list[DuplicateWarning]:
+        return duplicate_warnings(info, self.person_ids)  # type: ignore[no-any-return]
 
     @strawberry.field(description="The new household; null if refused.")
     def household(self, info: strawberry.Info) -> Household | None:
@@ -115,6 +121,11 @@ class AddHouseholdMemberPayload:
     )
     household_id: strawberry.Private[uuid.UUID | None]
     person_id: strawberry.Private[uuid.UUID | None]
+
+    @strawberry.field(description="Likely duplicates of the person added (non-blocking).")
+    def warnings(self, info: strawberry.Info) -> list[DuplicateWarning]:
+        ids = [self.person_id] if self.person_id else []
+        return duplicate_warnings(info, ids)  # type: ignore[no-any-return]
 
     @strawberry.field(description="The household, with its new version.")
     def household(self, info: strawberry.Info) -> Household | None:
@@ -273,7 +284,9 @@ class HouseholdMutations:
             info.context, input.territory, [m.to_new_person() for m in input.members]
         )
         return CreateHouseholdPayload(
-            user_errors=household_errors(outcome.problems), household_id=outcome.household_id
+            user_errors=household_errors(outcome.problems),
+            household_id=outcome.household_id,
+            person_ids=outcome.person_ids,
         )
 
     @writes(Category.IDENTITY_MIN, "Add a new person to a household.")

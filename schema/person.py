@@ -11,11 +11,12 @@ from sqlalchemy import Row
 
 from auth.policy import Category
 from resolvers import person as resolve
-from resolvers.loaders import then
+from resolvers.loaders import now_or_later, then
 from schema.enums import Sex, to_schema
 from schema.household import Household, Membership, household_from_row, memberships_from_rows
 from schema.node import Node, encode_id
 from schema.permissions import sensitive
+from schema.search import PersonSearchResult, result_from_row
 
 
 @strawberry.type(description="A human being; in exactly one household at any instant.")
@@ -43,9 +44,24 @@ class Person(Node):
     def current_household(self, info: strawberry.Info) -> Household | None:
         return then(resolve.current_household(info.context, self.row_id), household_from_row)  # type: ignore[no-any-return]
 
+    @sensitive(
+        Category.IDENTITY_MIN,
+        "Persons of your territory who may be the same person (same birth date, same or "
+        "close names), shown as the search view shows them. Empty without a birth date.",
+    )
+    def duplicate_candidates(self, info: strawberry.Info) -> list[PersonSearchResult] | None:
+        return then(  # type: ignore[no-any-return]
+            now_or_later(info.context.loaders.duplicates_by_person, self.row_id),
+            _search_results,
+        )
+
     @sensitive(Category.IDENTITY_MIN, "Every household the person has belonged to, oldest first.")
     def memberships(self, info: strawberry.Info) -> list[Membership] | None:
         return then(resolve.memberships(info.context, self.row_id), memberships_from_rows)  # type: ignore[no-any-return]
+
+
+def _search_results(rows: list[Row[Any]]) -> list[PersonSearchResult]:
+    return [result_from_row(r) for r in rows]
 
 
 def person_from_row(row: Row[Any] | None) -> Person | None:

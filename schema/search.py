@@ -40,6 +40,38 @@ class PersonSearchResult:
     )
 
 
+@strawberry.type(
+    description="A non-blocking warning: the person just recorded may already exist (same "
+    "birth date, same or close names). Check before going on; nothing was refused."
+)
+class DuplicateWarning:
+    message: str = strawberry.field(description="What to check.")
+    person_id: strawberry.ID = strawberry.field(description="The person just recorded.")
+    candidates: list[PersonSearchResult] = strawberry.field(
+        description="The persons it may duplicate, closest first."
+    )
+
+
+def duplicate_warnings(info: strawberry.Info, person_ids: list[Any]) -> Any:
+    """Warnings for the persons just recorded that have likely duplicates."""
+    from schema.node import encode_id
+
+    async def load() -> list[DuplicateWarning]:
+        found = await info.context.loaders.duplicates_by_person.load_many(person_ids)
+        return [
+            DuplicateWarning(
+                message=f"{len(rows)} person(s) of your territory have the same birth date "
+                "and the same or close names.",
+                person_id=encode_id("Person", pid),
+                candidates=[result_from_row(r) for r in rows],
+            )
+            for pid, rows in zip(person_ids, found, strict=True)
+            if rows
+        ]
+
+    return load()
+
+
 def result_from_row(row: Row[Any]) -> PersonSearchResult:
     return PersonSearchResult(
         first_name=row.first_name,

@@ -96,3 +96,81 @@ async def test_results_page_forward_without_repeats(as_user: Viewer) -> None:
 async def test_an_empty_search_is_a_clear_error(as_user: Viewer, query: str) -> None:
     answer = await as_user("siao.75@demo.siao")(SEARCH, q=query)
     assert answer.codes == ["BAD_USER_INPUT"]
+
+
+CREATE_WITH_WARNINGS = """
+mutation ($input: CreateHouseholdInput!) {
+  createHousehold(input: $input) {
+    userErrors { code }
+    household { members { person { id duplicateCandidates { householdReference } } } }
+    warnings { personId message candidates { firstName lastName birthDate householdReference } }
+  }
+}"""
+
+
+async def test_recording_a_likely_duplicate_warns_without_refusing(
+    as_user: Viewer, sql: asyncpg.Connection
+) -> None:
+    existing = await sql.fetchrow(
+        "SELECT p.first_name, p.last_name, p.birth_date, h.reference FROM persons p "
+        "JOIN memberships m ON m.person_id = p.id AND upper_inf(m.validity) "
+        "JOIN households h ON h.id = m.household_id "
+        "WHERE p.first_name = 'Hélène' AND p.last_name = 'N''Diaye' AND h.territory_code = '75'"
+    )
+    assert existing is not None
+    answer = await as_user("siao.75@demo.siao")(
+        CREATE_WITH_WARNINGS,
+        input={
+            "territory": "75",
+            "members": [
+                {
+                    "firstName": "Helene",
+                    "lastName": "NDIAYE",
+                    "relationship": "REFERENCE_PERSON",
+                    "birthDate": existing["birth_date"].isoformat(),
+                },
+                {
+                    "firstName": "Zoé",
+                    "lastName": "Nouvelle",
+                    "relationship": "CHILD",
+                    "birthDate": "2019-01-01",
+                },
+            ],
+        },
+    )
+    assert answer.errors == []
+    assert answer.data is not None
+    payload = answer.data["createHousehold"]
+    assert payload["userErrors"] == []
+    assert len(payload["warnings"]) == 1
+    candidates = payload["warnings"][0]["candidates"]
+    assert {
+        "firstName": "Hélène",
+        "lastName": "N'Diaye",
+        "birthDate": existing["birth_date"].isoformat(),
+        "householdReference": existing["reference"],
+    } in candidates
+    members = payload["household"]["members"]
+    assert existing["reference"] in [
+        c["householdReference"] for c in members[0]["person"]["duplicateCandidates"]
+    ]
+    assert members[1]["person"]["duplicateCandidates"] == []
+
+
+async def test_the_same_birth_date_with_other_names_is_no_duplicate(as_user: Viewer) -> None:
+    answer = await as_user("siao.75@demo.siao")(
+        CREATE_WITH_WARNINGS,
+        input={
+            "territory": "75",
+            "members": [
+                {
+                    "firstName": "Xavier",
+                    "lastName": "Quenouille",
+                    "relationship": "REFERENCE_PERSON",
+                    "birthDate": "1980-01-01",
+                }
+            ],
+        },
+    )
+    assert answer.data is not None
+    assert answer.data["createHousehold"]["warnings"] == []
