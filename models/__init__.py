@@ -6,7 +6,7 @@ from models.demand import Demand, DemandKind, DemandPerson, DemandStatus
 from models.household import Accompaniment, Household, Membership, Relationship
 from models.organisation import Organisation, OrganisationKind, Territory, User
 from models.orientation import ExitReason, Orientation, OrientationStatus, RefusalReason, Stay
-from models.person import Person, Sex
+from models.person import Person, PersonMerge, Sex
 from models.structure import Place, PlaceType
 
 __all__ = [
@@ -26,6 +26,7 @@ __all__ = [
     "Orientation",
     "OrientationStatus",
     "Person",
+    "PersonMerge",
     "Place",
     "PlaceType",
     "RefusalReason",

@@ -1,10 +1,22 @@
 from __future__ import annotations
 
 import uuid
-from datetime import date
+from datetime import date, datetime
 from enum import StrEnum
+from typing import Any
 
-from sqlalchemy import CheckConstraint, Computed, Date, Index, String, Text
+from sqlalchemy import (
+    CheckConstraint,
+    Computed,
+    Date,
+    DateTime,
+    ForeignKey,
+    Index,
+    String,
+    Text,
+    func,
+)
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
 from models.base import Base, Tracked, text_enum, uuid_pk
@@ -44,8 +56,27 @@ class Person(Tracked, Base):
     sex: Mapped[Sex] = mapped_column(text_enum(Sex, "sex"))
     nationality: Mapped[str | None] = mapped_column(String(60))
     phone: Mapped[str | None] = mapped_column(String(30))
+    # Set when this record was merged into another (a duplicate): `node(id)` then answers
+    # the survivor, and the record keeps no membership.
+    merged_into_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("persons.id"))
     # Search key: every name, lower-case, accent-free, apostrophes dropped, other separators
     # as spaces (`siao_name_key`, migration 0004), indexed for trigram similarity.
     name_key: Mapped[str] = mapped_column(
         Text, Computed(NAME_KEY_SQL, persisted=True), nullable=False
     )
+
+
+class PersonMerge(Base):
+    """A merge of two person records, with what it changed, so that it can be undone as
+    long as nothing was written on top."""
+
+    __tablename__ = "person_merges"
+
+    id: Mapped[uuid.UUID] = uuid_pk()
+    kept_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("persons.id"), index=True)
+    merged_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("persons.id"), index=True)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    actor_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id"))
+    snapshot: Mapped[dict[str, Any]] = mapped_column(JSONB)
+    undone_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    undone_by: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id"))

@@ -18,7 +18,7 @@ from inspect import isawaitable
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from aiodataloader import DataLoader
-from sqlalchemy import Row, Select, Table, and_, func, or_, select
+from sqlalchemy import Row, Select, Table, and_, exists, func, or_, select
 
 from models import (
     AccessEvent,
@@ -126,15 +126,21 @@ class HouseholdByReferenceLoader(SqlLoader[str, Row[Any] | None]):
 
 class PersonByIdLoader(SqlLoader[uuid.UUID, Row[Any] | None]):
     """A person is visible when one of their memberships (past or present) is in a visible
-    household."""
+    household. The id of a record merged into another answers the survivor."""
 
     async def batch_load_fn(self, keys: list[uuid.UUID]) -> list[Row[Any] | None]:
-        visible = select(memberships_t.c.person_id).where(
-            memberships_t.c.person_id.in_(keys),
+        asked = persons_t.alias("asked")
+        visible = exists().where(
+            memberships_t.c.person_id == persons_t.c.id,
             memberships_t.c.household_id.in_(self.ctx.scope.household_ids()),
         )
-        stmt = select(persons_t).where(persons_t.c.id.in_(keys), persons_t.c.id.in_(visible))
-        return one_per_key(await self.rows(stmt), keys)
+        stmt = (
+            select(persons_t, asked.c.id.label("asked_id"))
+            .select_from(asked)
+            .join(persons_t, persons_t.c.id == func.coalesce(asked.c.merged_into_id, asked.c.id))
+            .where(asked.c.id.in_(keys), visible)
+        )
+        return one_per_key(await self.rows(stmt), keys, "asked_id")
 
 
 class MembershipsByHouseholdIdLoader(SqlLoader[uuid.UUID, list[Row[Any]]]):

@@ -26,6 +26,7 @@ from schema.errors import ErrorPolicy
 from schema.extensions import AccessLog, AuthenticationGate, SqlCost
 from schema.household import Household, Membership
 from schema.lifecycle import LifecycleMutations
+from schema.merge import MergeMutations
 from schema.mutation import HouseholdMutations
 from schema.organisation import Organisation, Territory, User
 from schema.orientation import Orientation, Stay
@@ -55,7 +56,7 @@ NODE_TYPES = [
     description="Changes to the household graph. Each takes one `input` and returns a payload "
     "with the changed objects and `userErrors` (business refusals: nothing was written)."
 )
-class Mutation(HouseholdMutations, LifecycleMutations):
+class Mutation(HouseholdMutations, LifecycleMutations, MergeMutations):
     pass
 
 

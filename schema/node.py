@@ -31,6 +31,8 @@ NODE_TYPES = frozenset(
         "Stay",
     }
 )
+# Ids that are global but name no Node (not fetchable with `node`).
+OTHER_ID_TYPES = frozenset({"PersonMerge"})
 
 
 def encode_id(type_name: str, raw: uuid.UUID | str) -> strawberry.ID:
@@ -44,7 +46,7 @@ def decode_id(global_id: str, expected: str | None = None) -> tuple[str, str]:
         type_name, raw = decoded.split(":", 1)
     except (binascii.Error, UnicodeError, ValueError):
         raise bad_input(f"Malformed global id {global_id[:60]!r}.", field="id") from None
-    if type_name not in NODE_TYPES:
+    if type_name not in NODE_TYPES | OTHER_ID_TYPES:
         raise bad_input(f"Malformed global id {global_id[:60]!r}.", field="id")
     if expected is not None and type_name != expected:
         raise bad_input(f"Expected an id of a {expected}, got one of a {type_name}.", field="id")

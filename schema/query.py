@@ -65,6 +65,8 @@ def _enum_value(member: Any) -> str:
 async def _nodes(info: strawberry.Info, global_ids: list[str]) -> list[Any]:
     """Objects by global id, with their selected relations prefetched per type."""
     decoded = [decode_id(gid) for gid in global_ids]
+    if any(t not in _CONVERT for t, _ in decoded):
+        raise bad_input("This id names no object `node` can fetch.", field="id")
     rows = await asyncio.gather(
         *(await_maybe(load_node(info.context, t, raw)) for t, raw in decoded)
     )

@@ -1,0 +1,129 @@
+"""Merging duplicate persons, and undoing a merge."""
+
+from __future__ import annotations
+
+import uuid
+from typing import TYPE_CHECKING, Annotated
+
+import strawberry
+
+from auth.policy import Category
+from resolvers import merge as write
+from resolvers.household_write import Problem
+from resolvers.loaders import now_or_later, then
+from schema.enums import described_enum, to_schema
+from schema.errors import UserError
+from schema.node import decode_uuid, encode_id
+from schema.permissions import writes
+from schema.person import Person, person_from_row
+
+if TYPE_CHECKING:
+    MergeErrorCode = write.MergeErrorCode
+else:
+    MergeErrorCode = described_enum(
+        write.MergeErrorCode,
+        "Why a merge (or its undoing) was refused.",
+        {
+            write.MergeErrorCode.NOT_FOUND: "No such person or merge, or not visible to you.",
+            write.MergeErrorCode.SAME_PERSON: "The two ids are the same person.",
+            write.MergeErrorCode.ALREADY_MERGED: "A record was already merged into another.",
+            write.MergeErrorCode.OVERLAPPING_MEMBERSHIPS: "The records were in different "
+            "households at the same time: move one first, then merge.",
+            write.MergeErrorCode.ALREADY_UNDONE: "The merge was already undone.",
+            write.MergeErrorCode.WRITTEN_SINCE: "The kept record changed after the merge: "
+            "undoing it would lose that change.",
+        },
+    )
+
+
+@strawberry.type(description="Why a merge (or its undoing) was refused.")
+class MergeUserError(UserError):
+    code: MergeErrorCode = strawberry.field(description="Machine-readable reason.")
+
+
+def merge_errors(problems: list[Problem]) -> list[MergeUserError]:
+    return [
+        MergeUserError(code=to_schema(MergeErrorCode, p.code), message=p.message, field=p.field)
+        for p in problems
+    ]
+
+
+@strawberry.type(description="Result of `mergePersons` or `unmergePersons`.")
+class MergePayload:
+    user_errors: list[MergeUserError] = strawberry.field(
+        description="Why nothing was changed; empty on success."
+    )
+    merge_id: strawberry.ID | None = strawberry.field(
+        description="The merge (pass it to `unmergePersons` to undo it)."
+    )
+    person_id: strawberry.Private[uuid.UUID | None]
+
+    @strawberry.field(description="The surviving record (merge) or the restored record (unmerge).")
+    def person(self, info: strawberry.Info) -> Person | None:
+        if self.person_id is None:
+            return None
+        return then(  # type: ignore[no-any-return]
+            now_or_later(info.context.loaders.person_by_id, self.person_id), person_from_row
+        )
+
+
+@strawberry.input(description="Two records of the same person.")
+class MergePersonsInput:
+    keep_id: strawberry.ID = strawberry.field(description="The record that survives.")
+    merge_id: strawberry.ID = strawberry.field(
+        description="The duplicate: its memberships and demands move to the survivor, and "
+        "`node(id:)` of it then answers the survivor."
+    )
+    drop_overlapping_memberships: bool = strawberry.field(
+        default=False,
+        description="Remove the duplicate's memberships that overlap the survivor's (the "
+        "usual case: the same person recorded in a second household); households left empty "
+        "are closed. Without it such a merge answers OVERLAPPING_MEMBERSHIPS. An unmerge "
+        "restores them.",
+    )
+
+
+@strawberry.input(description="A merge to undo.")
+class UnmergePersonsInput:
+    merge_id: strawberry.ID = strawberry.field(description="The `mergeId` of `mergePersons`.")
+
+
+@strawberry.type
+class MergeMutations:
+    @writes(
+        Category.IDENTITY_MIN,
+        "Merge a duplicate person record into another: memberships, demands and history move "
+        "to the survivor, the pre-merge state is recorded, and it can be undone.",
+    )
+    async def merge_persons(
+        self,
+        info: strawberry.Info,
+        input: Annotated[MergePersonsInput, strawberry.argument(description="The records.")],
+    ) -> MergePayload:
+        keep = decode_uuid(input.keep_id, "Person")
+        merge_id, problems = await write.merge_persons(
+            info.context,
+            keep,
+            decode_uuid(input.merge_id, "Person"),
+            drop_overlapping=input.drop_overlapping_memberships,
+        )
+        return MergePayload(
+            user_errors=merge_errors(problems),
+            merge_id=encode_id("PersonMerge", merge_id) if merge_id else None,
+            person_id=keep if merge_id else None,
+        )
+
+    @writes(
+        Category.IDENTITY_MIN,
+        "Undo a merge, as long as nothing was written on the survivor since (otherwise "
+        "WRITTEN_SINCE).",
+    )
+    async def unmerge_persons(
+        self,
+        info: strawberry.Info,
+        input: Annotated[UnmergePersonsInput, strawberry.argument(description="The merge.")],
+    ) -> MergePayload:
+        restored, problems = await write.unmerge_persons(
+            info.context, decode_uuid(input.merge_id, "PersonMerge")
+        )
+        return MergePayload(user_errors=merge_errors(problems), merge_id=None, person_id=restored)
