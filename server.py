@@ -41,6 +41,7 @@ from resolvers.context import Context
 from resolvers.errors import ErrorCode, request_id_var
 from resolvers.events import EventBus
 from resolvers.organisation import load_viewer
+from resolvers.vital import vital_check
 from schema import SDL_PATH, build_schema, export_sdl
 from schema.errors import add_missing_codes
 from schema.graphiql import ASSETS_DIR, graphiql_html
@@ -227,6 +228,15 @@ async def ready(request: Request) -> Response:
     return JSONResponse({"status": "ready", "migrations": {"current": current}})
 
 
+async def vital(request: Request) -> Response:
+    """The two vital functions, exercised and rolled back: for whoever is on call."""
+    result = await vital_check(request.app.state.engine)
+    ok = all(part["ok"] for part in result.values())
+    return JSONResponse(
+        {"status": "ok" if ok else "failing", **result}, status_code=200 if ok else 503
+    )
+
+
 def create_app(settings: Settings, database_url: str) -> Starlette:
     """The ASGI app. `database_url` is the resolved URL (embedded server or DATABASE_URL)."""
 
@@ -256,6 +266,7 @@ def create_app(settings: Settings, database_url: str) -> Starlette:
             WebSocketRoute("/graphql", GraphQLEndpoint(graphql)),
             Route("/health/live", live),
             Route("/health/ready", ready),
+            Route("/health/vital", vital),
             Mount(ASSETS_URL, StaticFiles(directory=ASSETS_DIR), name="graphiql-assets"),
         ],
         lifespan=lifespan,

@@ -119,3 +119,26 @@ def test_cli_prints_the_rights_matrix(capsys: pytest.CaptureFixture[str]) -> Non
     assert main(["rights-matrix"]) == 0
     out = capsys.readouterr().out
     assert "| `Person` | `firstName` | `IDENTITY_MIN` |" in out
+
+
+async def test_the_vital_check_exercises_search_and_demand_creation_and_leaves_nothing(
+    app: Starlette, database_url: str
+) -> None:
+    import asyncpg
+
+    from tests.conftest import _plain
+    from tests.test_mutations import snapshot
+
+    conn = await asyncpg.connect(_plain(database_url))
+    try:
+        before = await snapshot(conn)
+        async with http_client(app) as client:
+            response = await client.get("/health/vital")
+        assert response.status_code == 200
+        body = response.json()
+        assert body["status"] == "ok"
+        assert body["search"]["ok"] is True
+        assert body["createDemand"] == {"ok": True, "ms": body["createDemand"]["ms"]}
+        assert await snapshot(conn) == before
+    finally:
+        await conn.close()
