@@ -14,7 +14,7 @@ from resolvers import household as resolve
 from resolvers.loaders import then
 from resolvers.pagination import DEFAULT_PAGE
 from schema.enums import Relationship, to_schema
-from schema.node import Connection, Node, connection_of, encode_id
+from schema.node import After, Connection, First, Node, connection_of, encode_id
 from schema.organisation import Territory, territory_from_row
 from schema.permissions import SensitivityCategory, sensitive
 
@@ -95,12 +95,8 @@ class Household(Node):
     def demands(
         self,
         info: strawberry.Info,
-        first: Annotated[
-            int, strawberry.argument(description="Page size (at most 100).")
-        ] = DEFAULT_PAGE,
-        after: Annotated[
-            str | None, strawberry.argument(description="`endCursor` of the previous page.")
-        ] = None,
+        first: First = DEFAULT_PAGE,
+        after: After = None,
     ) -> Connection[DemandRef] | None:
         from schema.demand import demand_from_row
 
@@ -116,12 +112,8 @@ class Household(Node):
     def audit_events(
         self,
         info: strawberry.Info,
-        first: Annotated[
-            int, strawberry.argument(description="Page size (at most 100).")
-        ] = DEFAULT_PAGE,
-        after: Annotated[
-            str | None, strawberry.argument(description="`endCursor` of the previous page.")
-        ] = None,
+        first: First = DEFAULT_PAGE,
+        after: After = None,
     ) -> Connection[AuditEventRef] | None:
         from schema.audit import audit_event_from_row
 
@@ -138,12 +130,8 @@ class Household(Node):
     def access_log(
         self,
         info: strawberry.Info,
-        first: Annotated[
-            int, strawberry.argument(description="Page size (at most 100).")
-        ] = DEFAULT_PAGE,
-        after: Annotated[
-            str | None, strawberry.argument(description="`endCursor` of the previous page.")
-        ] = None,
+        first: First = DEFAULT_PAGE,
+        after: After = None,
     ) -> Connection[AccessEvent] | None:
         return then(  # type: ignore[no-any-return]
             resolve.access_log(info.context, self.row_id, first, after),

@@ -6,7 +6,7 @@ import base64
 import binascii
 import uuid
 from collections.abc import Awaitable, Callable
-from typing import Any, Generic, TypeVar
+from typing import Annotated, Any, Generic, TypeVar
 
 import strawberry
 
@@ -59,6 +59,11 @@ def decode_uuid(global_id: str, expected: str) -> uuid.UUID:
         return uuid.UUID(raw)
     except ValueError:
         raise bad_input(f"Malformed global id {global_id[:60]!r}.", field="id") from None
+
+
+# The arguments of every connection.
+First = Annotated[int, strawberry.argument(description="Page size (at most 100).")]
+After = Annotated[str | None, strawberry.argument(description="`endCursor` of the previous page.")]
 
 
 @strawberry.interface(description="An object with a global id, fetchable with `node(id:)`.")

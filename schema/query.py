@@ -26,7 +26,7 @@ from schema.audit import audit_event_from_row
 from schema.demand import Demand, demand_from_row
 from schema.enums import DemandKind, DemandStatus, PlaceType, QueueOrder
 from schema.household import Household, household_from_row, membership_from_row
-from schema.node import Connection, Node, connection_of, decode_id, decode_uuid
+from schema.node import After, Connection, First, Node, connection_of, decode_id, decode_uuid
 from schema.organisation import (
     Me,
     organisation_from_row,
@@ -155,12 +155,8 @@ class Query(SearchQuery):
         order_by: Annotated[
             QueueOrder, strawberry.argument(description="Order of the queue.")
         ] = QueueOrder.PRIORITY,
-        first: Annotated[
-            int, strawberry.argument(description="Page size (at most 100).")
-        ] = DEFAULT_PAGE,
-        after: Annotated[
-            str | None, strawberry.argument(description="`endCursor` of the previous page.")
-        ] = None,
+        first: First = DEFAULT_PAGE,
+        after: After = None,
     ) -> Connection[Demand] | None:
         f = filter or DemandFilter()
         page = await queue_resolve.work_queue(
@@ -248,12 +244,8 @@ class Query(SearchQuery):
         filter: Annotated[
             HouseholdFilter | None, strawberry.argument(description="Narrows the list.")
         ] = None,
-        first: Annotated[
-            int, strawberry.argument(description="Page size (at most 100).")
-        ] = DEFAULT_PAGE,
-        after: Annotated[
-            str | None, strawberry.argument(description="`endCursor` of the previous page.")
-        ] = None,
+        first: First = DEFAULT_PAGE,
+        after: After = None,
     ) -> Connection[Household]:
         page = await households_resolve.households(
             info.context, filter.territory if filter else None, first, after

@@ -12,7 +12,7 @@ from auth.policy import Category
 from resolvers.pagination import DEFAULT_PAGE
 from resolvers.search import search_persons
 from schema.enums import Sex, to_schema
-from schema.node import Connection, connection_of
+from schema.node import After, Connection, First, connection_of
 from schema.permissions import sensitive
 
 
@@ -113,12 +113,8 @@ class SearchQuery:
         territory: Annotated[
             str | None, strawberry.argument(description="Your territory (the default).")
         ] = None,
-        first: Annotated[
-            int, strawberry.argument(description="Page size (at most 100).")
-        ] = DEFAULT_PAGE,
-        after: Annotated[
-            str | None, strawberry.argument(description="`endCursor` of the previous page.")
-        ] = None,
+        first: First = DEFAULT_PAGE,
+        after: After = None,
     ) -> Connection[PersonSearchResult]:
         page = await search_persons(
             info.context,
