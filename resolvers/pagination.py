@@ -65,10 +65,3 @@ class ResolvedPage:
     cursors: list[str]
     has_next: bool
     count: Callable[[], Any]
-
-
-def keyset_page(
-    rows: list[Any], has_next: bool, time_attr: str, count: Callable[[], Any]
-) -> ResolvedPage:
-    cursors = [encode_cursor(getattr(r, time_attr), r.id) for r in rows]
-    return ResolvedPage(rows=rows, cursors=cursors, has_next=has_next, count=count)

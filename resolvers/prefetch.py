@@ -14,7 +14,7 @@ A relation that is not registered here still works: its resolver just returns a 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Iterable, Iterator
+from collections.abc import Awaitable, Callable, Hashable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -22,18 +22,19 @@ from sqlalchemy import Row
 from strawberry.types.nodes import FragmentSpread, InlineFragment, SelectedField, Selection
 
 from resolvers.context import Context
-from resolvers.loaders import Page, PageKey
-from resolvers.pagination import DEFAULT_PAGE, check_first, decode_cursor
+from resolvers.loaders import CountKey, Page, PageKey
+from resolvers.pagination import DEFAULT_PAGE, check_first
 
 Rows = list[Row[Any]]
 Fetch = Callable[[Context, Rows, dict[str, Any]], Awaitable[Rows]]
+Count = Callable[[Context, Rows, dict[str, Any]], Awaitable[Any]]
 
 
 @dataclass(frozen=True)
 class Relation:
     child: str  # GraphQL type of the rows it leads to
     fetch: Fetch  # loads the relation for all rows of a level; returns the child rows
-    count: Callable[[Context, Rows], Awaitable[Any]] | None = None  # connections only
+    count: Count | None = None  # connections only
 
 
 def _flat(results: Iterable[Any]) -> Rows:
@@ -64,22 +65,30 @@ def _first(args: dict[str, Any]) -> int:
     return int(args.get("first", DEFAULT_PAGE))
 
 
-def _page(loader_name: str) -> Fetch:
-    def key(row: Row[Any], args: dict[str, Any]) -> PageKey:
-        return PageKey(row.id, _first(args), decode_cursor(args.get("after")))
-
-    fetch = _by(loader_name, key)
-
-    async def checked(ctx: Context, rows: Rows, args: dict[str, Any]) -> Rows:
-        check_first(_first(args), ctx.settings)
-        return await fetch(ctx, rows, args)
-
-    return checked
+def _no_filter(args: dict[str, Any]) -> Hashable:
+    return None
 
 
-def _count(loader_name: str) -> Callable[[Context, Rows], Awaitable[Any]]:
-    async def count(ctx: Context, rows: Rows) -> Any:
-        return await getattr(ctx.loaders, loader_name).load_many([r.id for r in rows])
+def _page(loader_name: str, filter_of: Callable[[dict[str, Any]], Hashable] = _no_filter) -> Fetch:
+    """A connection's page for every row of a level: the same `PageKey` as the field's
+    resolver builds (`resolvers.household.child_page`), so that it finds it loaded."""
+
+    async def fetch(ctx: Context, rows: Rows, args: dict[str, Any]) -> Rows:
+        loader = getattr(ctx.loaders, loader_name)
+        first = check_first(_first(args), ctx.settings)
+        after = loader.decode_cursor(args.get("after"))
+        narrowed = filter_of(args)
+        keys = [PageKey(r.id, first, after, narrowed) for r in rows]
+        return _flat(await loader.load_many(keys))
+
+    return fetch
+
+
+def _count(loader_name: str, filter_of: Callable[[dict[str, Any]], Hashable] = _no_filter) -> Count:
+    async def count(ctx: Context, rows: Rows, args: dict[str, Any]) -> Any:
+        narrowed = filter_of(args)
+        keys = [CountKey(r.id, narrowed) for r in rows]
+        return await getattr(ctx.loaders, loader_name).load_many(keys)
 
     return count
 
@@ -189,5 +198,5 @@ async def _follow(ctx: Context, relation: Relation, field: SelectedField, rows: 
     if any(
         f.name == "totalCount" for f in fields_of(field.selections, f"{relation.child}Connection")
     ):
-        jobs.append(relation.count(ctx, rows))
+        jobs.append(relation.count(ctx, rows, field.arguments))
     await asyncio.gather(*jobs)
