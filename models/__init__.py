@@ -3,6 +3,7 @@
 from models.audit import AccessEvent, AuditEvent
 from models.base import Base
 from models.demand import Demand, DemandKind, DemandPerson, DemandStatus
+from models.evaluation import DeepSection, Evaluation, EvaluationKind, FlashCriterion
 from models.household import Accompaniment, Household, Membership, Relationship
 from models.organisation import Organisation, OrganisationKind, Territory, User
 from models.orientation import ExitReason, Orientation, OrientationStatus, RefusalReason, Stay
@@ -14,11 +15,15 @@ __all__ = [
     "Accompaniment",
     "AuditEvent",
     "Base",
+    "DeepSection",
     "Demand",
     "DemandKind",
     "DemandPerson",
     "DemandStatus",
+    "Evaluation",
+    "EvaluationKind",
     "ExitReason",
+    "FlashCriterion",
     "Household",
     "Membership",
     "Organisation",

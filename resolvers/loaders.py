@@ -478,6 +478,24 @@ class Loaders:
     def stay_by_id(self) -> StayByIdLoader:
         return StayByIdLoader(self._ctx)
 
+    # --- the household record (resolvers.record_loaders) ---
+
+    @cached_property
+    def evaluation_pages(self) -> record.EvaluationPagesByHouseholdLoader:
+        return record.EvaluationPagesByHouseholdLoader(self._ctx)
+
+    @cached_property
+    def evaluation_counts(self) -> record.EvaluationCountByHouseholdLoader:
+        return record.EvaluationCountByHouseholdLoader(self._ctx)
+
+    @cached_property
+    def evaluation_by_id(self) -> record.EvaluationByIdLoader:
+        return record.EvaluationByIdLoader(self._ctx)
+
+    @cached_property
+    def latest_evaluation(self) -> record.LatestEvaluationLoader:
+        return record.LatestEvaluationLoader(self._ctx)
+
 
 def load_all(loader: DataLoader[Any, Any], keys: Iterable[Any]) -> Awaitable[list[Any]]:
     return loader.load_many(list(keys))
@@ -531,7 +549,7 @@ class _ByDemand(SqlLoader[uuid.UUID, list[Row[Any]]]):
         return many_per_key(await self.rows(stmt), keys, "demand_id")
 
 
-class _ScopedById(SqlLoader[uuid.UUID, Row[Any] | None]):
+class ScopedByIdLoader(SqlLoader[uuid.UUID, Row[Any] | None]):
     table: Table
 
     async def batch_load_fn(self, keys: list[uuid.UUID]) -> list[Row[Any] | None]:
@@ -552,9 +570,13 @@ class StaysByDemandLoader(_ByDemand):
     order = "id"
 
 
-class OrientationByIdLoader(_ScopedById):
+class OrientationByIdLoader(ScopedByIdLoader):
     table = orientations_t
 
 
-class StayByIdLoader(_ScopedById):
+class StayByIdLoader(ScopedByIdLoader):
     table = stays_t
+
+
+# The record's loaders subclass the ones above: imported last (they import this module).
+from resolvers import record_loaders as record  # noqa: E402

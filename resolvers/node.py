@@ -23,6 +23,7 @@ _LOADERS: dict[str, tuple[str, Any]] = {
     "Place": ("place_by_id", uuid.UUID),
     "Orientation": ("orientation_by_id", uuid.UUID),
     "Stay": ("stay_by_id", uuid.UUID),
+    "Evaluation": ("evaluation_by_id", uuid.UUID),
 }
 
 

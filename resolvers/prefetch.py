@@ -21,6 +21,8 @@ from typing import Any
 from sqlalchemy import Row
 from strawberry.types.nodes import FragmentSpread, InlineFragment, SelectedField, Selection
 
+from models import EvaluationKind
+from resolvers.arguments import enum_arg
 from resolvers.context import Context
 from resolvers.loaders import CountKey, Page, PageKey
 from resolvers.pagination import DEFAULT_PAGE, check_first
@@ -93,6 +95,10 @@ def _count(loader_name: str, filter_of: Callable[[dict[str, Any]], Hashable] = _
     return count
 
 
+def _evaluation_kind(args: dict[str, Any]) -> Hashable:
+    return enum_arg(EvaluationKind, args.get("kind"))
+
+
 async def _current_household(ctx: Context, rows: Rows, args: dict[str, Any]) -> Rows:
     memberships = _flat(await ctx.loaders.memberships_by_person.load_many([r.id for r in rows]))
     current = [m.household_id for m in memberships if m.validity.upper is None]
@@ -115,6 +121,18 @@ RELATIONS: dict[tuple[str, str], Relation] = {
     ),
     ("Household", "accessLog"): Relation(
         "AccessEvent", _page("access_pages"), _count("access_counts")
+    ),
+    ("Household", "evaluations"): Relation(
+        "Evaluation",
+        _page("evaluation_pages", _evaluation_kind),
+        _count("evaluation_counts", _evaluation_kind),
+    ),
+    ("Household", "latestEvaluation"): Relation(
+        "Evaluation", _by("latest_evaluation", lambda r, a: (r.id, _evaluation_kind(a)))
+    ),
+    ("Evaluation", "author"): Relation("User", _by("user_by_id", lambda r, a: r.created_by)),
+    ("Evaluation", "household"): Relation(
+        "Household", _by("household_by_id", lambda r, a: r.household_id)
     ),
     ("Membership", "person"): Relation("Person", _by("person_by_id", lambda r, a: r.person_id)),
     ("Membership", "household"): Relation(

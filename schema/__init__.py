@@ -23,6 +23,7 @@ from resolvers.errors import CodedError
 from schema.audit import AuditEvent
 from schema.demand import Demand
 from schema.errors import ErrorPolicy
+from schema.evaluation import Evaluation, EvaluationMutations
 from schema.extensions import AccessLog, AuthenticationGate, SqlCost
 from schema.household import Household, Membership
 from schema.lifecycle import LifecycleMutations
@@ -48,6 +49,7 @@ NODE_TYPES = [
     Place,
     Orientation,
     Stay,
+    Evaluation,
 ]
 
 
@@ -55,7 +57,7 @@ NODE_TYPES = [
     description="Changes to the household graph. Each takes one `input` and returns a payload "
     "with the changed objects and `userErrors` (business refusals: nothing was written)."
 )
-class Mutation(HouseholdMutations, LifecycleMutations):
+class Mutation(HouseholdMutations, LifecycleMutations, EvaluationMutations):
     pass
 
 

@@ -11,6 +11,7 @@ from strawberry.extensions import MaskErrors
 
 from resolvers.demand_write import DemandErrorCode as _DemandErrorCode
 from resolvers.errors import CodedError, ErrorCode, request_id_var
+from resolvers.evaluation_write import EvaluationErrorCode as _EvaluationErrorCode
 from resolvers.household_write import HouseholdErrorCode as _HouseholdErrorCode
 from resolvers.household_write import Problem
 from resolvers.person_write import PersonErrorCode as _PersonErrorCode
@@ -37,6 +38,7 @@ if TYPE_CHECKING:
     HouseholdErrorCode = _HouseholdErrorCode
     PersonErrorCode = _PersonErrorCode
     DemandErrorCode = _DemandErrorCode
+    EvaluationErrorCode = _EvaluationErrorCode
 else:
     HouseholdErrorCode = described_enum(
         _HouseholdErrorCode,
@@ -70,6 +72,19 @@ else:
                 "NO_VACANCY": "No vacancy is left in these places (someone took the last one).",
                 "WRONG_PLACE": "No such place in a structure of the household's territory.",
                 "INVALID_INPUT": "The input is inconsistent (see `message`).",
+            },
+        ),
+    )
+    EvaluationErrorCode = described_enum(
+        _EvaluationErrorCode,
+        "Why `recordEvaluation` was refused.",
+        _descriptions(
+            _EvaluationErrorCode,
+            {
+                "INVALID_LEVEL": "A flash evaluation needs a vulnerability level from 1 to 4.",
+                "INVALID_SECTIONS": "The deep evaluation's sections are not a JSON object of "
+                "known section keys and texts, or are all empty (`field` names the section).",
+                "INVALID_INPUT": "A field of the other kind of evaluation was given.",
             },
         ),
     )
@@ -108,6 +123,20 @@ class DemandUserError(UserError):
     current_version: int | None = strawberry.field(
         description="With STALE_VERSION: the version now."
     )
+
+
+@strawberry.type(description="Why `recordEvaluation` was refused.")
+class EvaluationUserError(UserError):
+    code: EvaluationErrorCode = strawberry.field(description="Machine-readable reason.")
+
+
+def evaluation_errors(problems: list[Problem]) -> list[EvaluationUserError]:
+    return [
+        EvaluationUserError(
+            code=to_schema(EvaluationErrorCode, p.code), message=p.message, field=p.field
+        )
+        for p in problems
+    ]
 
 
 def household_errors(problems: list[Problem]) -> list[HouseholdUserError]:

@@ -10,10 +10,13 @@ import strawberry
 from sqlalchemy import Row
 
 from auth.policy import Category
+from models import EvaluationKind as _EvaluationKind
+from resolvers import evaluation as evaluations
 from resolvers import household as resolve
+from resolvers.arguments import enum_arg
 from resolvers.loaders import then
 from resolvers.pagination import DEFAULT_PAGE
-from schema.enums import Relationship, to_schema
+from schema.enums import EvaluationKind, Relationship, to_schema
 from schema.node import Connection, Node, connection_of, encode_id
 from schema.organisation import Territory, territory_from_row
 from schema.permissions import SensitivityCategory, sensitive
@@ -21,11 +24,13 @@ from schema.permissions import SensitivityCategory, sensitive
 if TYPE_CHECKING:
     from schema.audit import AuditEvent
     from schema.demand import Demand
+    from schema.evaluation import Evaluation
     from schema.person import Person
 
 PersonRef = Annotated["Person", strawberry.lazy("schema.person")]
 DemandRef = Annotated["Demand", strawberry.lazy("schema.demand")]
 AuditEventRef = Annotated["AuditEvent", strawberry.lazy("schema.audit")]
+EvaluationRef = Annotated["Evaluation", strawberry.lazy("schema.evaluation")]
 
 
 @strawberry.type(
@@ -107,6 +112,52 @@ class Household(Node):
         return then(  # type: ignore[no-any-return]
             resolve.demands(info.context, self.row_id, first, after),
             lambda page: connection_of(page, demand_from_row),
+        )
+
+    @sensitive(
+        Category.FLASH_EVALUATION,
+        "The household's evaluations, newest first: the history of its flash and deep "
+        "evaluations. Their content is restricted further by kind (`criteria`: "
+        "FLASH_EVALUATION, `sections`: EVALUATION).",
+    )
+    def evaluations(
+        self,
+        info: strawberry.Info,
+        kind: Annotated[
+            EvaluationKind | None,
+            strawberry.argument(description="Only evaluations of this kind; default both."),
+        ] = None,
+        first: Annotated[
+            int, strawberry.argument(description="Page size (at most 100).")
+        ] = DEFAULT_PAGE,
+        after: Annotated[
+            str | None, strawberry.argument(description="`endCursor` of the previous page.")
+        ] = None,
+    ) -> Connection[EvaluationRef] | None:
+        from schema.evaluation import evaluation_from_row
+
+        return then(  # type: ignore[no-any-return]
+            evaluations.evaluations(
+                info.context, self.row_id, enum_arg(_EvaluationKind, kind), first, after
+            ),
+            lambda page: connection_of(page, evaluation_from_row),
+        )
+
+    @sensitive(
+        Category.FLASH_EVALUATION,
+        "The most recent evaluation of a kind; null if there is none.",
+    )
+    def latest_evaluation(
+        self,
+        info: strawberry.Info,
+        kind: Annotated[EvaluationKind, strawberry.argument(description="Flash or deep.")],
+    ) -> EvaluationRef | None:
+        from schema.evaluation import evaluation_from_row
+
+        latest_kind = enum_arg(_EvaluationKind, kind)
+        assert latest_kind is not None
+        return then(  # type: ignore[no-any-return]
+            evaluations.latest(info.context, self.row_id, latest_kind), evaluation_from_row
         )
 
     @sensitive(

@@ -29,6 +29,7 @@ NODE_TYPES = frozenset(
         "Place",
         "Orientation",
         "Stay",
+        "Evaluation",
     }
 )
 

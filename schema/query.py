@@ -25,6 +25,7 @@ from resolvers.queue import QueueOrder as _QueueOrder
 from schema.audit import audit_event_from_row
 from schema.demand import Demand, demand_from_row
 from schema.enums import DemandKind, DemandStatus, PlaceType, QueueOrder
+from schema.evaluation import evaluation_from_row
 from schema.household import Household, household_from_row, membership_from_row
 from schema.node import Connection, Node, connection_of, decode_id, decode_uuid
 from schema.organisation import (
@@ -52,6 +53,7 @@ _CONVERT: dict[str, Any] = {
     "Place": place_from_row,
     "Orientation": orientation_from_row,
     "Stay": stay_from_row,
+    "Evaluation": evaluation_from_row,
 }
 MAX_NODES = 100
 

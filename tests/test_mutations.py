@@ -57,7 +57,15 @@ mutation ($input: CreateDemandInput!) {
   }
 }"""
 
-TABLES = ("households", "persons", "memberships", "demands", "demand_persons", "audit_events")
+TABLES = (
+    "households",
+    "persons",
+    "memberships",
+    "demands",
+    "demand_persons",
+    "evaluations",
+    "audit_events",
+)
 
 
 async def snapshot(sql: asyncpg.Connection) -> dict[str, Any]:

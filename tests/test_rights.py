@@ -13,7 +13,14 @@ from typing import Any
 
 import asyncpg
 import pytest
-from graphql import GraphQLObjectType, get_named_type, is_composite_type
+from graphql import (
+    GraphQLEnumType,
+    GraphQLObjectType,
+    Undefined,
+    get_named_type,
+    is_composite_type,
+    is_non_null_type,
+)
 from starlette.applications import Starlette
 
 from auth.policy import Access, Category, PartnerScope, Relationship, allowed
@@ -101,24 +108,33 @@ async def ids_of(sql: asyncpg.Connection, reference: str) -> dict[str, str]:
     )
     demand = await one_row(sql, "SELECT id FROM demands WHERE household_id = $1 LIMIT 1", hid)
     audit = await one_row(sql, "SELECT id FROM audit_events WHERE household_id = $1 LIMIT 1", hid)
+    evaluation = await one_row(
+        sql, "SELECT id FROM evaluations WHERE household_id = $1 AND kind = 'DEEP' LIMIT 1", hid
+    )
     return {
         "Household": gid("Household", hid),
         "Person": gid("Person", membership["person_id"]),
         "Membership": gid("Membership", membership["id"]),
         "Demand": gid("Demand", demand["id"]),
         "AuditEvent": gid("AuditEvent", audit["id"]),
+        "Evaluation": gid("Evaluation", evaluation["id"]),
     }
 
 
 def selection(type_name: str, field_name: str) -> str:
+    """The field, with its required arguments (the first value of an enum) and a minimal
+    sub-selection."""
     graphql_type = build_schema()._schema.type_map[type_name]
     assert isinstance(graphql_type, GraphQLObjectType)
     field = graphql_type.fields[field_name]
-    return (
-        f"{field_name} {{ __typename }}"
-        if is_composite_type(get_named_type(field.type))
-        else field_name
-    )
+    required = []
+    for name, argument in field.args.items():
+        if is_non_null_type(argument.type) and argument.default_value is Undefined:
+            enum = get_named_type(argument.type)
+            assert isinstance(enum, GraphQLEnumType), f"{type_name}.{field_name}({name})"
+            required.append(f"{name}: {next(iter(enum.values))}")
+    call = f"{field_name}({', '.join(required)})" if required else field_name
+    return f"{call} {{ __typename }}" if is_composite_type(get_named_type(field.type)) else call
 
 
 def forbidden_at(answer: Answer, path: list[str | int]) -> bool:

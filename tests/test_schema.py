@@ -23,6 +23,7 @@ CONTRACT_TYPES = {
     "Territory",
     "Node",
     "PageInfo",
+    "Evaluation",
 }
 CONTRACT_ROOT_FIELDS = {"node", "nodes", "me", "household", "households"}
 CONTRACT_MUTATIONS = {
@@ -31,6 +32,7 @@ CONTRACT_MUTATIONS = {
     "moveHouseholdMember",
     "updatePerson",
     "createDemand",
+    "recordEvaluation",
 }
 
 
