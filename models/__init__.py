@@ -5,6 +5,7 @@ from models.base import Base
 from models.demand import Demand, DemandKind, DemandPerson, DemandStatus
 from models.evaluation import DeepSection, Evaluation, EvaluationKind, FlashCriterion
 from models.household import Accompaniment, Household, Membership, Relationship
+from models.note import Note, NotePerson
 from models.organisation import Organisation, OrganisationKind, Territory, User
 from models.orientation import ExitReason, Orientation, OrientationStatus, RefusalReason, Stay
 from models.person import Person, Sex
@@ -26,6 +27,8 @@ __all__ = [
     "FlashCriterion",
     "Household",
     "Membership",
+    "Note",
+    "NotePerson",
     "Organisation",
     "OrganisationKind",
     "Orientation",

@@ -26,7 +26,7 @@ Protected households (violence): 7500000003 (Alpha), 7500000042 (Bêta), 7500000
 two Hélène N'Diaye (7500000007, 9300000002); eleven persons who moved between households
 (gap-free memberships, MOVE_OUT/MOVE_IN audit events); two closed households (7500000120,
 9300000040); two households born of a young adult leaving home (7500000150, 9300000050).
-The household record (flash and deep evaluations) comes from `models.demo_record`.
+The household record (flash and deep evaluations, notes) comes from `models.demo_record`.
 """
 
 from __future__ import annotations
@@ -50,6 +50,7 @@ from models.demand import Demand, DemandKind, DemandPerson, DemandStatus
 from models.demo_structures import load_structures
 from models.evaluation import Evaluation
 from models.household import Accompaniment, Household, Membership, Relationship
+from models.note import Note, NotePerson
 from models.organisation import Organisation, OrganisationKind, Territory, User
 from models.person import Person, Sex
 from models.structure import PlaceType
@@ -879,6 +880,8 @@ class DemoBuilder:
             (Demand, self.demands),
             (DemandPerson, self.demand_persons),
             (Evaluation, self.record.evaluations),
+            (Note, self.record.notes),
+            (NotePerson, self.record.note_persons),
             (AuditEvent, self.events),
         ]
 
@@ -887,7 +890,7 @@ class DemoBuilder:
             f"{len(TERRITORIES)} territories, {len(ORGANISATIONS)} organisations, "
             f"{len(USERS)} users, {len(self.households)} households, "
             f"{len(self.persons)} persons, {len(self.demands)} demands, "
-            f"{len(self.record.evaluations)} evaluations"
+            f"{len(self.record.evaluations)} evaluations, {len(self.record.notes)} notes"
         )
 
 

@@ -1,10 +1,12 @@
-"""Demo data of the household record: evaluations (and their audit events).
+"""Demo data of the household record: evaluations and notes (and their audit events).
 
 Drawn from a generator of its own (like the contact details of `models.demo`), so that
 adding it changed no name, date or composition drawn before. Every household of 75 and
 93 that is still active has a fair chance of flash evaluations by its SIAO; the
 households a social worker accompanies have deep evaluations by them. 7500000001 (the
-beneficiary's) has both.
+beneficiary's) has both. Notes: the accompanied households and some others have notes by
+their social worker or SIAO; a few are pinned until a year after the latest demo instant
+(7500000001 has one), so that the demo shows pins for a while.
 """
 
 from __future__ import annotations
@@ -56,6 +58,42 @@ SECTION_TEXTS: dict[DeepSection, tuple[str, ...]] = {
         "Accès direct au logement (Logement d'abord).",
     ),
 }
+NOTES: tuple[tuple[str, str], ...] = (
+    ("Rendez-vous CAF", "Rendez-vous pris à la CAF mardi à 10 h pour la mise à jour du dossier."),
+    (
+        "Point sur la scolarisation",
+        "Les enfants sont inscrits à l'école du quartier depuis la "
+        "rentrée ; la cantine est prise en charge.",
+    ),
+    (
+        "Appel du 115",
+        "Appel au 115 hier soir : pas de place disponible, la famille a dormi chez "
+        "une amie. Rappeler ce soir.",
+    ),
+    ("Dossier DALO", "Recours DALO déposé ; en attente de la commission de médiation."),
+    (
+        "Visite à domicile",
+        "Visite effectuée à l'hôtel : chambre trop petite pour la famille, humidité importante.",
+    ),
+    (
+        "Relance du bailleur",
+        "Relance envoyée au bailleur social au sujet de la proposition de logement.",
+    ),
+    (
+        "Nouveau numéro de téléphone",
+        "Madame a changé de numéro : le nouveau est dans la fiche identité.",
+    ),
+    ("Ouverture des droits", "Demande de RSA déposée, premier versement attendu le mois prochain."),
+    (
+        "Hébergement d'urgence",
+        "Hébergement d'urgence prolongé d'une semaine ; faire le point vendredi.",
+    ),
+    (
+        "Suivi de l'orientation",
+        "Orientation proposée au CHRS : entretien de pré-admission à prévoir.",
+    ),
+)
+PIN_UNTIL = END + timedelta(days=365)
 OTHER_CRITERIA = (
     FlashCriterion.PREGNANCY,
     FlashCriterion.HEALTH_ISSUE,
@@ -71,6 +109,8 @@ class RecordBuilder:
         self.builder = builder
         self.rng = random.Random(SEED + 3)
         self.evaluations: list[Row] = []
+        self.notes: list[Row] = []
+        self.note_persons: list[Row] = []
 
     def build(self) -> None:
         for household in self.builder.households.values():
@@ -83,6 +123,10 @@ class RecordBuilder:
             if household.follower and (forced or self.rng.random() < 0.5):
                 for _ in range(1 if forced else self.rng.randint(1, 2)):
                     self._deep(household, household.follower)
+            if forced or (household.follower or self.rng.random() < 0.2):
+                for i in range(3 if forced else self.rng.randint(0, 4)):
+                    pinned = (forced and i == 0) or self.rng.random() < 0.08
+                    self._note(household, household.follower, pinned)
 
     def _instant(self, household: HouseholdDraft) -> datetime:
         lower = household.created_at + timedelta(days=2)
@@ -116,6 +160,38 @@ class RecordBuilder:
         }
         values = {"kind": EvaluationKind.DEEP.value, "sections": sections}
         self._add(household, self._instant(household), login, values)
+
+    def _note(self, household: HouseholdDraft, follower: str | None, pinned: bool) -> None:
+        rng = self.rng
+        at = self._instant(household)
+        login = follower if follower and rng.random() < 0.7 else SIAO_LOGIN[household.territory]
+        author = self.builder.user[login]
+        title, body = rng.choice(NOTES)
+        present = [s.person["id"] for s in household.members_at(at)]
+        concerned = [p for p in present if rng.random() < 0.3]
+        note_id = demo_id("note", len(self.notes) + 1)
+        self.notes.append(
+            {
+                "id": note_id,
+                "household_id": household.id,
+                "title": title,
+                "body": body,
+                "created_at": at,
+                "updated_at": at,
+                "created_by": author,
+                "version": 1,
+                "pinned_until": PIN_UNTIL if pinned else None,
+                "pinned_at": at if pinned else None,
+                "pinned_by": author if pinned else None,
+            }
+        )
+        self.note_persons += [{"note_id": note_id, "person_id": p} for p in concerned]
+        values = {"title": title, "body": body, "concernedPersons": sorted(map(str, concerned))}
+        self.builder._event(at, author, "CREATE", "Note", note_id, household, _created(values))
+        if pinned:
+            self.builder._event(
+                at, author, "PIN", "Note", note_id, household, _created({"pinnedUntil": PIN_UNTIL})
+            )
 
     def _add(self, household: HouseholdDraft, at: datetime, login: str, values: Row) -> None:
         evaluation_id = demo_id("evaluation", len(self.evaluations) + 1)

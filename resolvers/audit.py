@@ -10,6 +10,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from auth.policy import AUDITED_FIELDS, LOGGED_READS, Access
 from models import AuditEvent
 from resolvers.context import Context
 from resolvers.loaders import now_or_later
@@ -17,6 +18,38 @@ from resolvers.loaders import now_or_later
 
 def actor(ctx: Context, user_id: uuid.UUID) -> Any:
     return now_or_later(ctx.loaders.user_by_id, user_id)
+
+
+MASKED = "restricted"
+
+
+def visible_changes(
+    ctx: Context, entity_type: str, household_id: uuid.UUID | None, changes: dict[str, Any]
+) -> dict[str, Any]:
+    """`changes` as this viewer may see them: a field whose category (`AUDITED_FIELDS`) the
+    viewer may not read becomes `{"restricted": "<CATEGORY>"}` (unknown fields: `"UNKNOWN"`),
+    saying that it changed, never what it was. Reading one of the logged categories here is
+    an access like any other (`LOGGED_READS`).
+
+    Threat stopped: the change log, readable by more viewers than the data it records (the
+    household reads it, not its notes), serving that data in its before/after values."""
+    viewer = ctx.authenticated
+    fields = AUDITED_FIELDS.get(entity_type, {})
+    shown: dict[str, Any] = {}
+    for name, change in changes.items():
+        if name not in fields:
+            shown[name] = {MASKED: "UNKNOWN"}
+            continue
+        category = fields[name]
+        if category is None:
+            shown[name] = change
+        elif viewer.may(category, Access.READ):
+            if category in LOGGED_READS and household_id is not None:
+                ctx.note_access(household_id, category)
+            shown[name] = change
+        else:
+            shown[name] = {MASKED: category.value}
+    return shown
 
 
 def _json_value(value: Any) -> Any:

@@ -221,6 +221,7 @@ class ChildList:
     `conditions` also excludes rows that are never listed (soft-deleted ones)."""
 
     table: Table
+    ctx: Context
 
     def conditions(self, filter: Any) -> list[Any]:
         return []
@@ -495,6 +496,22 @@ class Loaders:
     @cached_property
     def latest_evaluation(self) -> record.LatestEvaluationLoader:
         return record.LatestEvaluationLoader(self._ctx)
+
+    @cached_property
+    def note_pages(self) -> record.NotePagesByHouseholdLoader:
+        return record.NotePagesByHouseholdLoader(self._ctx)
+
+    @cached_property
+    def note_counts(self) -> record.NoteCountByHouseholdLoader:
+        return record.NoteCountByHouseholdLoader(self._ctx)
+
+    @cached_property
+    def note_by_id(self) -> record.NoteByIdLoader:
+        return record.NoteByIdLoader(self._ctx)
+
+    @cached_property
+    def concerned_by_note(self) -> record.ConcernedPersonsByNoteIdLoader:
+        return record.ConcernedPersonsByNoteIdLoader(self._ctx)
 
 
 def load_all(loader: DataLoader[Any, Any], keys: Iterable[Any]) -> Awaitable[list[Any]]:

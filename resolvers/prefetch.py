@@ -25,6 +25,7 @@ from models import EvaluationKind
 from resolvers.arguments import enum_arg
 from resolvers.context import Context
 from resolvers.loaders import CountKey, Page, PageKey
+from resolvers.note import note_filter
 from resolvers.pagination import DEFAULT_PAGE, check_first
 
 Rows = list[Row[Any]]
@@ -99,6 +100,10 @@ def _evaluation_kind(args: dict[str, Any]) -> Hashable:
     return enum_arg(EvaluationKind, args.get("kind"))
 
 
+def _note_filter(args: dict[str, Any]) -> Hashable:
+    return note_filter(args.get("filter"))
+
+
 async def _current_household(ctx: Context, rows: Rows, args: dict[str, Any]) -> Rows:
     memberships = _flat(await ctx.loaders.memberships_by_person.load_many([r.id for r in rows]))
     current = [m.household_id for m in memberships if m.validity.upper is None]
@@ -132,6 +137,14 @@ RELATIONS: dict[tuple[str, str], Relation] = {
     ),
     ("Evaluation", "author"): Relation("User", _by("user_by_id", lambda r, a: r.created_by)),
     ("Evaluation", "household"): Relation(
+        "Household", _by("household_by_id", lambda r, a: r.household_id)
+    ),
+    ("Household", "notes"): Relation(
+        "Note", _page("note_pages", _note_filter), _count("note_counts", _note_filter)
+    ),
+    ("Note", "author"): Relation("User", _by("user_by_id", lambda r, a: r.created_by)),
+    ("Note", "concernedPersons"): Relation("Person", _by("concerned_by_note", lambda r, a: r.id)),
+    ("Note", "household"): Relation(
         "Household", _by("household_by_id", lambda r, a: r.household_id)
     ),
     ("Membership", "person"): Relation("Person", _by("person_by_id", lambda r, a: r.person_id)),

@@ -1,22 +1,41 @@
 """Loaders of the household record's tabs: evaluations (pages, counts, the latest of each
-kind). Same rules as `resolvers.loaders`: per request, one statement per batch, the row
-scope inside the SQL."""
+kind) and notes (filtered pages, counts, concerned persons). Same rules as
+`resolvers.loaders`: per request, one statement per batch, the row scope inside the SQL."""
 
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Row, Table, func, select
+from sqlalchemy import (
+    ColumnElement,
+    DateTime,
+    Row,
+    Table,
+    Text,
+    exists,
+    false,
+    func,
+    literal,
+    literal_column,
+    not_,
+    select,
+)
 
-from models import Evaluation, EvaluationKind
+from models import Evaluation, EvaluationKind, Note, NotePerson
+from models.note import SEARCH_CONFIGS
 from resolvers.loaders import (
     ChildCountLoader,
     ChildList,
     ChildPageLoader,
     ScopedByIdLoader,
     SqlLoader,
+    many_per_key,
+    one_per_key,
+    persons_t,
 )
+from resolvers.pagination import decode_ranked_cursor, encode_ranked_cursor
 
 evaluations_t: Table = Evaluation.__table__  # type: ignore[assignment]
 
@@ -72,3 +91,108 @@ class LatestEvaluationLoader(SqlLoader[LatestKey, Row[Any] | None]):
         stmt = select(inner).where(inner.c.newest == 1)
         found = {(row.household_id, row.kind): row for row in await self.rows(stmt)}
         return [found.get(key) for key in keys]
+
+
+# --- notes -------------------------------------------------------------------------------
+
+notes_t: Table = Note.__table__  # type: ignore[assignment]
+note_persons_t: Table = NotePerson.__table__  # type: ignore[assignment]
+
+
+@dataclass(frozen=True, slots=True)
+class NoteFilter:
+    """`Household.notes(filter:)` as a loader key: a concerned member, an author (user),
+    words to search (French, websearch syntax), active pins only (true) or none (false)."""
+
+    member: uuid.UUID | None = None
+    author: uuid.UUID | None = None
+    text: str | None = None
+    pinned: bool | None = None
+
+
+class _NoteList(ChildList):
+    """Notes not deleted, narrowed by a `NoteFilter`. "Pinned" means pinned until after
+    the request's instant (`Context.now`, a parameter of the SQL): a pin past its date
+    counts no more, without anything clearing it."""
+
+    table = notes_t
+
+    def pinned_now(self) -> ColumnElement[bool]:
+        now = literal(self.ctx.now, DateTime(timezone=True))
+        return func.coalesce(self.table.c.pinned_until > now, false())
+
+    def conditions(self, filter: Any) -> list[Any]:
+        t = self.table
+        out: list[Any] = [t.c.deleted_at.is_(None)]
+        if filter is None:
+            return out
+        assert isinstance(filter, NoteFilter)
+        if filter.member is not None:
+            out.append(
+                exists().where(
+                    note_persons_t.c.note_id == t.c.id,
+                    note_persons_t.c.person_id == filter.member,
+                )
+            )
+        if filter.author is not None:
+            out.append(t.c.created_by == filter.author)
+        if filter.text:
+            words = literal(filter.text, Text())
+            queries = [
+                func.websearch_to_tsquery(literal_column(f"'{c}'::regconfig"), words)
+                for c in SEARCH_CONFIGS
+            ]
+            out.append(t.c.search.bool_op("@@")(queries[0].op("||")(queries[1])))
+        if filter.pinned is not None:
+            out.append(self.pinned_now() if filter.pinned else not_(self.pinned_now()))
+        return out
+
+
+class NotePagesByHouseholdLoader(_NoteList, ChildPageLoader):
+    """Active pins first, then newest first."""
+
+    time_column = "created_at"
+
+    def sort_keys(self) -> list[Any]:
+        return [self.pinned_now(), self.table.c.created_at, self.table.c.id]
+
+    def extra_columns(self) -> list[Any]:
+        return [self.pinned_now().label("pinned_now")]
+
+    def encode_cursor(self, row: Row[Any]) -> str:
+        return encode_ranked_cursor(row.pinned_now, row.created_at, row.id)
+
+    def decode_cursor(self, cursor: str | None) -> tuple[Any, ...] | None:
+        return decode_ranked_cursor(cursor)
+
+
+class NoteCountByHouseholdLoader(_NoteList, ChildCountLoader):
+    pass
+
+
+class NoteByIdLoader(SqlLoader[uuid.UUID, Row[Any] | None]):
+    """A deleted note reads as not found."""
+
+    async def batch_load_fn(self, keys: list[uuid.UUID]) -> list[Row[Any] | None]:
+        t = notes_t
+        stmt = select(t).where(
+            t.c.id.in_(keys),
+            t.c.deleted_at.is_(None),
+            t.c.household_id.in_(self.ctx.scope.household_ids()),
+        )
+        return one_per_key(await self.rows(stmt), keys)
+
+
+class ConcernedPersonsByNoteIdLoader(SqlLoader[uuid.UUID, list[Row[Any]]]):
+    async def batch_load_fn(self, keys: list[uuid.UUID]) -> list[list[Row[Any]]]:
+        stmt = (
+            select(persons_t, note_persons_t.c.note_id)
+            .join(note_persons_t, note_persons_t.c.person_id == persons_t.c.id)
+            .join(notes_t, notes_t.c.id == note_persons_t.c.note_id)
+            .where(
+                note_persons_t.c.note_id.in_(keys),
+                notes_t.c.household_id.in_(self.ctx.scope.household_ids()),
+            )
+            .order_by(persons_t.c.last_name, persons_t.c.first_name, persons_t.c.id)
+        )
+        return many_per_key(await self.rows(stmt), keys, "note_id")

@@ -28,6 +28,7 @@ from schema.extensions import AccessLog, AuthenticationGate, SqlCost
 from schema.household import Household, Membership
 from schema.lifecycle import LifecycleMutations
 from schema.mutation import HouseholdMutations
+from schema.note import Note, NoteMutations
 from schema.organisation import Organisation, Territory, User
 from schema.orientation import Orientation, Stay
 from schema.person import Person
@@ -50,6 +51,7 @@ NODE_TYPES = [
     Orientation,
     Stay,
     Evaluation,
+    Note,
 ]
 
 
@@ -57,7 +59,7 @@ NODE_TYPES = [
     description="Changes to the household graph. Each takes one `input` and returns a payload "
     "with the changed objects and `userErrors` (business refusals: nothing was written)."
 )
-class Mutation(HouseholdMutations, LifecycleMutations, EvaluationMutations):
+class Mutation(HouseholdMutations, LifecycleMutations, EvaluationMutations, NoteMutations):
     pass
 
 

@@ -28,15 +28,24 @@ class AuditEvent(Node):
         description="The kind of record changed: Household, Person, Membership, Demand..."
     )
     entity_id: strawberry.ID = strawberry.field(description="Global id of the record changed.")
-    changes: JSON | None = sensitive(
-        Category.AUDIT, 'Field-level changes: `{"field": {"before": ..., "after": ...}}`.'
-    )
+    recorded: strawberry.Private[dict[str, Any]]
     actor_id: strawberry.Private[uuid.UUID | None]
     household_id: strawberry.Private[uuid.UUID | None]
 
     @property
     def household_key(self) -> uuid.UUID | None:
         return self.household_id
+
+    @sensitive(
+        Category.AUDIT,
+        'Field-level changes: `{"field": {"before": ..., "after": ...}}`. A field whose '
+        'category you may not read shows as `{"restricted": "<CATEGORY>"}`: it '
+        "changed, but not from what to what.",
+    )
+    def changes(self, info: strawberry.Info) -> JSON | None:
+        return resolve.visible_changes(  # type: ignore[return-value]
+            info.context, self.entity_type, self.household_id, self.recorded
+        )
 
     @sensitive(Category.AUDIT, "Who did it; null for changes made by the system.")
     def actor(self, info: strawberry.Info) -> User | None:
@@ -54,7 +63,7 @@ def audit_event_from_row(row: Row[Any] | None) -> AuditEvent | None:
         action=row.action,
         entity_type=row.entity_type,
         entity_id=encode_id(row.entity_type, row.entity_id),
-        changes=row.changes,
+        recorded=row.changes,
         actor_id=row.actor_id,
         household_id=row.household_id,
     )

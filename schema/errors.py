@@ -14,6 +14,7 @@ from resolvers.errors import CodedError, ErrorCode, request_id_var
 from resolvers.evaluation_write import EvaluationErrorCode as _EvaluationErrorCode
 from resolvers.household_write import HouseholdErrorCode as _HouseholdErrorCode
 from resolvers.household_write import Problem
+from resolvers.note_write import NoteErrorCode as _NoteErrorCode
 from resolvers.person_write import PersonErrorCode as _PersonErrorCode
 from schema.enums import DemandStatus, described_enum, to_schema
 
@@ -39,6 +40,7 @@ if TYPE_CHECKING:
     PersonErrorCode = _PersonErrorCode
     DemandErrorCode = _DemandErrorCode
     EvaluationErrorCode = _EvaluationErrorCode
+    NoteErrorCode = _NoteErrorCode
 else:
     HouseholdErrorCode = described_enum(
         _HouseholdErrorCode,
@@ -88,6 +90,25 @@ else:
             },
         ),
     )
+    NoteErrorCode = described_enum(
+        _NoteErrorCode,
+        "Why a note mutation was refused.",
+        _descriptions(
+            _NoteErrorCode,
+            {
+                "NOT_FOUND": "The note (or its household) does not exist, was deleted, or is "
+                "not visible to you.",
+                "NOT_AUTHOR": "Only the note's author may edit or delete it.",
+                "NOT_A_MEMBER": "A concerned person is not a current member of the household.",
+                "INVALID_TITLE": "The title is blank, longer than 200 characters, on several "
+                "lines, or contains control characters.",
+                "INVALID_BODY": "The text is blank, longer than 20,000 characters, or contains "
+                "control characters.",
+                "INVALID_PIN_DATE": "`until` is not in the future, is more than 366 days "
+                "away, or has no time zone.",
+            },
+        ),
+    )
 
 
 @strawberry.interface(description="A business refusal of a mutation: nothing was changed.")
@@ -134,6 +155,26 @@ def evaluation_errors(problems: list[Problem]) -> list[EvaluationUserError]:
     return [
         EvaluationUserError(
             code=to_schema(EvaluationErrorCode, p.code), message=p.message, field=p.field
+        )
+        for p in problems
+    ]
+
+
+@strawberry.type(description="Why a note mutation was refused.")
+class NoteUserError(UserError):
+    code: NoteErrorCode = strawberry.field(description="Machine-readable reason.")
+    current_version: int | None = strawberry.field(
+        description="With STALE_VERSION: the note's version now."
+    )
+
+
+def note_errors(problems: list[Problem]) -> list[NoteUserError]:
+    return [
+        NoteUserError(
+            code=to_schema(NoteErrorCode, p.code),
+            message=p.message,
+            field=p.field,
+            current_version=p.current_version,
         )
         for p in problems
     ]

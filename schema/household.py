@@ -13,6 +13,7 @@ from auth.policy import Category
 from models import EvaluationKind as _EvaluationKind
 from resolvers import evaluation as evaluations
 from resolvers import household as resolve
+from resolvers import note as notes
 from resolvers.arguments import enum_arg
 from resolvers.loaders import then
 from resolvers.pagination import DEFAULT_PAGE
@@ -25,12 +26,15 @@ if TYPE_CHECKING:
     from schema.audit import AuditEvent
     from schema.demand import Demand
     from schema.evaluation import Evaluation
+    from schema.note import Note, NoteFilter
     from schema.person import Person
 
 PersonRef = Annotated["Person", strawberry.lazy("schema.person")]
 DemandRef = Annotated["Demand", strawberry.lazy("schema.demand")]
 AuditEventRef = Annotated["AuditEvent", strawberry.lazy("schema.audit")]
 EvaluationRef = Annotated["Evaluation", strawberry.lazy("schema.evaluation")]
+NoteRef = Annotated["Note", strawberry.lazy("schema.note")]
+NoteFilterRef = Annotated["NoteFilter", strawberry.lazy("schema.note")]
 
 
 @strawberry.type(
@@ -158,6 +162,31 @@ class Household(Node):
         assert latest_kind is not None
         return then(  # type: ignore[no-any-return]
             evaluations.latest(info.context, self.row_id, latest_kind), evaluation_from_row
+        )
+
+    @sensitive(
+        Category.NOTES,
+        "The notes about the household: those pinned now first, then newest first. A pin "
+        "whose date has passed counts no more (nothing needs to clear it).",
+    )
+    def notes(
+        self,
+        info: strawberry.Info,
+        filter: Annotated[
+            NoteFilterRef | None, strawberry.argument(description="Narrows the list.")
+        ] = None,
+        first: Annotated[
+            int, strawberry.argument(description="Page size (at most 100).")
+        ] = DEFAULT_PAGE,
+        after: Annotated[
+            str | None, strawberry.argument(description="`endCursor` of the previous page.")
+        ] = None,
+    ) -> Connection[NoteRef] | None:
+        from schema.note import note_from_row
+
+        return then(  # type: ignore[no-any-return]
+            notes.notes(info.context, self.row_id, filter, first, after),
+            lambda page: connection_of(page, note_from_row),
         )
 
     @sensitive(

@@ -28,6 +28,7 @@ from schema.enums import DemandKind, DemandStatus, PlaceType, QueueOrder
 from schema.evaluation import evaluation_from_row
 from schema.household import Household, household_from_row, membership_from_row
 from schema.node import Connection, Node, connection_of, decode_id, decode_uuid
+from schema.note import note_from_row
 from schema.organisation import (
     Me,
     organisation_from_row,
@@ -54,6 +55,7 @@ _CONVERT: dict[str, Any] = {
     "Orientation": orientation_from_row,
     "Stay": stay_from_row,
     "Evaluation": evaluation_from_row,
+    "Note": note_from_row,
 }
 MAX_NODES = 100
 

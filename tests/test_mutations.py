@@ -64,12 +64,15 @@ TABLES = (
     "demands",
     "demand_persons",
     "evaluations",
+    "notes",
+    "note_persons",
     "audit_events",
 )
 
 
 async def snapshot(sql: asyncpg.Connection) -> dict[str, Any]:
-    """Row counts and household/person versions: what a refused write must not change."""
+    """Row counts, household/person versions, notes' content, pins and deletions: what a
+    refused write must not change."""
     counts = {t: await sql.fetchval(f"SELECT count(*) FROM {t}") for t in TABLES}
     versions = await sql.fetchval(
         "SELECT md5(string_agg(id::text || version, ',' ORDER BY id)) FROM households"
@@ -77,7 +80,11 @@ async def snapshot(sql: asyncpg.Connection) -> dict[str, Any]:
     people = await sql.fetchval(
         "SELECT md5(string_agg(id::text || version || first_name, ',' ORDER BY id)) FROM persons"
     )
-    return {**counts, "household_versions": versions, "person_versions": people}
+    notes = await sql.fetchval(
+        "SELECT md5(string_agg(concat_ws('|', id, version, title, body, pinned_until, deleted_at),"
+        " ',' ORDER BY id)) FROM notes"
+    )
+    return {**counts, "household_versions": versions, "person_versions": people, "notes": notes}
 
 
 def gid(type_name: str, raw: object) -> str:

@@ -23,7 +23,7 @@ from graphql import (
 )
 from starlette.applications import Starlette
 
-from auth.policy import Access, Category, PartnerScope, Relationship, allowed
+from auth.policy import AUDITED_FIELDS, Access, Category, PartnerScope, Relationship, allowed
 from auth.settings import Settings
 from auth.tokens import PartnerGrant, mint_dev_token
 from models.demo import FIRST_75_REFERENCE
@@ -108,6 +108,7 @@ async def ids_of(sql: asyncpg.Connection, reference: str) -> dict[str, str]:
     )
     demand = await one_row(sql, "SELECT id FROM demands WHERE household_id = $1 LIMIT 1", hid)
     audit = await one_row(sql, "SELECT id FROM audit_events WHERE household_id = $1 LIMIT 1", hid)
+    note = await one_row(sql, "SELECT id FROM notes WHERE household_id = $1 LIMIT 1", hid)
     evaluation = await one_row(
         sql, "SELECT id FROM evaluations WHERE household_id = $1 AND kind = 'DEEP' LIMIT 1", hid
     )
@@ -118,6 +119,7 @@ async def ids_of(sql: asyncpg.Connection, reference: str) -> dict[str, str]:
         "Demand": gid("Demand", demand["id"]),
         "AuditEvent": gid("AuditEvent", audit["id"]),
         "Evaluation": gid("Evaluation", evaluation["id"]),
+        "Note": gid("Note", note["id"]),
     }
 
 
@@ -460,6 +462,20 @@ def test_published_rights_matrix_is_current() -> None:
     )
 
 
+async def test_every_field_the_change_log_records_has_a_category(sql: asyncpg.Connection) -> None:
+    """A field missing from `AUDITED_FIELDS` is masked for everyone: safe, but useless."""
+    recorded = await sql.fetch(
+        "SELECT DISTINCT entity_type, jsonb_object_keys(changes) AS field FROM audit_events"
+    )
+    assert {r["entity_type"] for r in recorded} >= {"Person", "Evaluation", "Note", "Demand"}
+    missing = [
+        (r["entity_type"], r["field"])
+        for r in recorded
+        if r["field"] not in AUDITED_FIELDS.get(r["entity_type"], {})
+    ]
+    assert missing == []
+
+
 def test_every_personal_looking_field_has_a_category() -> None:
     """Deny by default: a field whose name says it carries personal data must be restricted."""
     personal = {
@@ -476,6 +492,11 @@ def test_every_personal_looking_field_has_a_category() -> None:
         "changes",
         "householdReference",
         "concernedPersons",
+        "title",
+        "body",
+        "sections",
+        "criteria",
+        "vulnerabilityLevel",
     }
     restricted = {(f.type_name, f.field_name) for f in restricted_fields()}
     schema = build_schema()._schema

@@ -24,6 +24,7 @@ CONTRACT_TYPES = {
     "Node",
     "PageInfo",
     "Evaluation",
+    "Note",
 }
 CONTRACT_ROOT_FIELDS = {"node", "nodes", "me", "household", "households"}
 CONTRACT_MUTATIONS = {
@@ -33,6 +34,8 @@ CONTRACT_MUTATIONS = {
     "updatePerson",
     "createDemand",
     "recordEvaluation",
+    "createNote",
+    "pinNote",
 }
 
 
