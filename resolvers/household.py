@@ -49,17 +49,19 @@ def _reference_first(row: Row[Any]) -> tuple[int, datetime]:
     return (0 if row.relationship == Relationship.REFERENCE_PERSON else 1, row.validity.lower)
 
 
-def _current(rows: list[Row[Any]], at: datetime | None) -> list[Row[Any]]:
-    instant = at or datetime.now(UTC)
-    return sorted((r for r in rows if instant in r.validity), key=_reference_first)
+def current(rows: list[Row[Any]], at: datetime) -> list[Row[Any]]:
+    """The memberships valid at `at`, reference person first."""
+    return sorted((r for r in rows if at in r.validity), key=_reference_first)
 
 
 def members(ctx: Context, household_id: uuid.UUID, at: datetime | None) -> Any:
+    """The members at `at` (default: the request's instant)."""
     if at is not None and at.tzinfo is None:
         at = at.replace(tzinfo=UTC)
+    instant = at or ctx.now
     return then(
         now_or_later(ctx.loaders.memberships_by_household, household_id),
-        lambda rows: _current(rows, at),
+        lambda rows: current(rows, instant),
     )
 
 

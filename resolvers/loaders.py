@@ -35,6 +35,7 @@ from models import (
     Territory,
     User,
 )
+from models.lifecycle import OPEN_STATUSES
 from resolvers.pagination import decode_cursor, encode_cursor
 
 if TYPE_CHECKING:
@@ -74,7 +75,8 @@ def then(value: Any, fn: Callable[[Any], Any]) -> Any:
     if isawaitable(value):
 
         async def later() -> Any:
-            return fn(await value)
+            result = fn(await value)
+            return await result if isawaitable(result) else result
 
         return later()
     return fn(value)
@@ -313,8 +315,18 @@ class DemandPagesByHouseholdLoader(ChildPageLoader):
     time_column = "created_at"
 
 
+OPEN_DEMANDS = "open"  # a CountKey filter: the demands not finished yet
+
+
 class DemandCountByHouseholdLoader(ChildCountLoader):
+    """Filter: None (every demand) or OPEN_DEMANDS."""
+
     table = demands_t
+
+    def conditions(self, filter: Any) -> list[Any]:
+        if filter == OPEN_DEMANDS:
+            return [self.table.c.status.in_(sorted(OPEN_STATUSES))]
+        return []
 
 
 class AuditPagesByHouseholdLoader(ChildPageLoader):

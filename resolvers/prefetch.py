@@ -22,8 +22,10 @@ from sqlalchemy import Row
 from strawberry.types.nodes import FragmentSpread, InlineFragment, SelectedField, Selection
 
 from models import EvaluationKind
+from resolvers import summary
 from resolvers.arguments import enum_arg
 from resolvers.context import Context
+from resolvers.household import current
 from resolvers.loaders import CountKey, Page, PageKey
 from resolvers.note import note_filter
 from resolvers.pagination import DEFAULT_PAGE, check_first
@@ -104,6 +106,27 @@ def _note_filter(args: dict[str, Any]) -> Hashable:
     return note_filter(args.get("filter"))
 
 
+async def _same_rows(ctx: Context, rows: Rows, args: dict[str, Any]) -> Rows:
+    """A nested object of the same row (the household's summary)."""
+    return rows
+
+
+async def _reference_person(ctx: Context, rows: Rows, args: dict[str, Any]) -> Rows:
+    lists = await ctx.loaders.memberships_by_household.load_many([r.id for r in rows])
+    found = [summary.reference_membership(current(m, ctx.now)) for m in lists]
+    people = [m.person_id for m in found if m is not None]
+    return _flat(await ctx.loaders.person_by_id.load_many(people))
+
+
+async def _open_demands(ctx: Context, rows: Rows, args: dict[str, Any]) -> Rows:
+    await ctx.loaders.demand_counts.load_many([summary.open_key(r.id) for r in rows])
+    return []
+
+
+async def _pinned_notes(ctx: Context, rows: Rows, args: dict[str, Any]) -> Rows:
+    return _flat(await ctx.loaders.note_pages.load_many([summary.pinned_key(r.id) for r in rows]))
+
+
 async def _current_household(ctx: Context, rows: Rows, args: dict[str, Any]) -> Rows:
     memberships = _flat(await ctx.loaders.memberships_by_person.load_many([r.id for r in rows]))
     current = [m.household_id for m in memberships if m.validity.upper is None]
@@ -147,6 +170,16 @@ RELATIONS: dict[tuple[str, str], Relation] = {
     ("Note", "household"): Relation(
         "Household", _by("household_by_id", lambda r, a: r.household_id)
     ),
+    ("Household", "summary"): Relation("HouseholdSummary", _same_rows),
+    ("HouseholdSummary", "memberCount"): Relation(
+        "Membership", _by("memberships_by_household", lambda r, a: r.id)
+    ),
+    ("HouseholdSummary", "referencePerson"): Relation("Person", _reference_person),
+    ("HouseholdSummary", "openDemands"): Relation("Demand", _open_demands),
+    ("HouseholdSummary", "latestFlashLevel"): Relation(
+        "Evaluation", _by("latest_evaluation", lambda r, a: (r.id, EvaluationKind.FLASH))
+    ),
+    ("HouseholdSummary", "pinnedNotes"): Relation("Note", _pinned_notes),
     ("Membership", "person"): Relation("Person", _by("person_by_id", lambda r, a: r.person_id)),
     ("Membership", "household"): Relation(
         "Household", _by("household_by_id", lambda r, a: r.household_id)

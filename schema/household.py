@@ -21,6 +21,7 @@ from schema.enums import EvaluationKind, Relationship, to_schema
 from schema.node import Connection, Node, connection_of, encode_id
 from schema.organisation import Territory, territory_from_row
 from schema.permissions import SensitivityCategory, sensitive
+from schema.summary import HouseholdSummary
 
 if TYPE_CHECKING:
     from schema.audit import AuditEvent
@@ -74,6 +75,13 @@ class Household(Node):
     )
     def is_protected(self) -> bool | None:
         return self.is_protected_value
+
+    @strawberry.field(
+        description="The record's header: member count, reference person, open demands, "
+        "latest flash level, pinned notes, when it was last saved."
+    )
+    def summary(self) -> HouseholdSummary:
+        return HouseholdSummary(row_id=self.row_id, last_saved_at=self.last_activity_at)
 
     @strawberry.field(description="The territory (département) whose SIAO handles the household.")
     def territory(self, info: strawberry.Info) -> Territory | None:
