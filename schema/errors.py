@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 import strawberry
 from graphql import GraphQLError
+from strawberry.exceptions import StrawberryInputCoercionError
 from strawberry.extensions import MaskErrors
 
 from resolvers.demand_write import DemandErrorCode as _DemandErrorCode
@@ -230,7 +231,9 @@ class ErrorPolicy(MaskErrors):
         original = error.original_error
         if original is None:
             return False
-        return not isinstance(original, CodedError)
+        # A variable that does not fit its type (a DateTime "yesterday", a missing Int!) is
+        # the client's error, reported by graphql-core or strawberry as such.
+        return not isinstance(original, CodedError | GraphQLError | StrawberryInputCoercionError)
 
     def anonymise_error(self, error: GraphQLError) -> GraphQLError:
         request_id = request_id_var.get()
@@ -254,9 +257,12 @@ def add_missing_codes(response: dict[str, Any]) -> dict[str, Any]:
     for error in response.get("errors") or []:
         extensions = error.setdefault("extensions", {})
         if "code" not in extensions:
-            extensions["code"] = (
-                ErrorCode.GRAPHQL_PARSE_FAILED.value
-                if str(error.get("message", "")).startswith("Syntax Error")
-                else ErrorCode.GRAPHQL_VALIDATION_FAILED.value
-            )
+            message = str(error.get("message", ""))
+            if message.startswith("Syntax Error"):
+                code = ErrorCode.GRAPHQL_PARSE_FAILED
+            elif message.startswith("Variable '$"):  # a value that does not fit its type
+                code = ErrorCode.BAD_USER_INPUT
+            else:
+                code = ErrorCode.GRAPHQL_VALIDATION_FAILED
+            extensions["code"] = code.value
     return response

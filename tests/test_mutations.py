@@ -464,6 +464,13 @@ async def test_writes_to_a_household_out_of_scope_answer_not_found(
         ("{ households(first: 1000) { totalCount } }", {}, "BAD_USER_INPUT"),
         ('{ households(after: "!!") { totalCount } }', {}, "BAD_USER_INPUT"),
         ("{ households { edges { node { nope } } } }", {}, "GRAPHQL_VALIDATION_FAILED"),
+        (
+            f'query ($at: DateTime!) {{ household(reference: "{FIRST_75_REFERENCE}") '
+            "{ members(at: $at) { validFrom } } }",
+            {"at": "yesterday"},
+            "BAD_USER_INPUT",
+        ),
+        ("query ($n: Int!) { households(first: $n) { totalCount } }", {}, "BAD_USER_INPUT"),
     ],
 )
 async def test_malformed_requests_get_a_coded_graphql_error(
