@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 import uuid
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from enum import StrEnum
 from typing import Any
 
@@ -12,8 +12,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from auth.policy import AUDITED_FIELDS, LOGGED_READS, Access
 from models import AuditEvent
+from resolvers.arguments import field_of
 from resolvers.context import Context
+from resolvers.errors import bad_input
 from resolvers.loaders import now_or_later
+from resolvers.node import decode_uuid
+from resolvers.record_loaders import AuditFilter
 
 
 def actor(ctx: Context, user_id: uuid.UUID) -> Any:
@@ -50,6 +54,42 @@ def visible_changes(
         else:
             shown[name] = {MASKED: category.value}
     return shown
+
+
+TEXT_MAX = 200
+
+
+def _instant(raw: Any, name: str) -> datetime | None:
+    if raw is None:
+        return None
+    if isinstance(raw, str):
+        try:
+            raw = datetime.fromisoformat(raw)
+        except ValueError:
+            raise bad_input(f"`{name}` is not an ISO 8601 instant.", field="filter") from None
+    assert isinstance(raw, datetime)
+    return raw if raw.tzinfo is not None else raw.replace(tzinfo=UTC)
+
+
+def audit_filter(raw: Any) -> AuditFilter | None:
+    """`Household.auditEvents(filter:)` as a loader key, from strawberry's input object (the
+    field's resolver) or from the query's arguments (`resolvers.prefetch`)."""
+    if raw is None:
+        return None
+    actor = field_of(raw, "actor")
+    text = field_of(raw, "text")
+    if text is not None:
+        text = " ".join(str(text).split())
+        if len(text) > TEXT_MAX:
+            raise bad_input(f"`text` is at most {TEXT_MAX} characters.", field="filter")
+    return AuditFilter(
+        actor=decode_uuid(actor, "User") if actor else None,
+        entity_type=field_of(raw, "entityType", "entity_type") or None,
+        action=field_of(raw, "action") or None,
+        since=_instant(field_of(raw, "from", "from_"), "from"),
+        until=_instant(field_of(raw, "to"), "to"),
+        text=text or None,
+    )
 
 
 def _json_value(value: Any) -> Any:

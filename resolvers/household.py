@@ -99,9 +99,14 @@ def demands(ctx: Context, household_id: uuid.UUID, first: int, after: str | None
     return child_page(ctx, loaders.demand_pages, loaders.demand_counts, household_id, first, after)
 
 
-def audit_events(ctx: Context, household_id: uuid.UUID, first: int, after: str | None) -> Any:
+def audit_events(
+    ctx: Context, household_id: uuid.UUID, filter: Hashable, first: int, after: str | None
+) -> Any:
+    """`filter`: an `AuditFilter` (`resolvers.audit.audit_filter`) or None."""
     loaders = ctx.loaders
-    return child_page(ctx, loaders.audit_pages, loaders.audit_counts, household_id, first, after)
+    return child_page(
+        ctx, loaders.audit_pages, loaders.audit_counts, household_id, first, after, filter
+    )
 
 
 def access_log(ctx: Context, household_id: uuid.UUID, first: int, after: str | None) -> Any:

@@ -329,15 +329,6 @@ class DemandCountByHouseholdLoader(ChildCountLoader):
         return []
 
 
-class AuditPagesByHouseholdLoader(ChildPageLoader):
-    table = audit_t
-    time_column = "at"
-
-
-class AuditCountByHouseholdLoader(ChildCountLoader):
-    table = audit_t
-
-
 class AccessPagesByHouseholdLoader(ChildPageLoader):
     table = access_t
     time_column = "at"
@@ -432,12 +423,12 @@ class Loaders:
         return DemandCountByHouseholdLoader(self._ctx)
 
     @cached_property
-    def audit_pages(self) -> AuditPagesByHouseholdLoader:
-        return AuditPagesByHouseholdLoader(self._ctx)
+    def audit_pages(self) -> record.AuditPagesByHouseholdLoader:
+        return record.AuditPagesByHouseholdLoader(self._ctx)
 
     @cached_property
-    def audit_counts(self) -> AuditCountByHouseholdLoader:
-        return AuditCountByHouseholdLoader(self._ctx)
+    def audit_counts(self) -> record.AuditCountByHouseholdLoader:
+        return record.AuditCountByHouseholdLoader(self._ctx)
 
     @cached_property
     def access_pages(self) -> AccessPagesByHouseholdLoader:

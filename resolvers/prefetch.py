@@ -24,6 +24,7 @@ from strawberry.types.nodes import FragmentSpread, InlineFragment, SelectedField
 from models import EvaluationKind
 from resolvers import summary
 from resolvers.arguments import enum_arg
+from resolvers.audit import audit_filter
 from resolvers.context import Context
 from resolvers.household import current
 from resolvers.loaders import CountKey, Page, PageKey
@@ -102,6 +103,10 @@ def _evaluation_kind(args: dict[str, Any]) -> Hashable:
     return enum_arg(EvaluationKind, args.get("kind"))
 
 
+def _audit_filter(args: dict[str, Any]) -> Hashable:
+    return audit_filter(args.get("filter"))
+
+
 def _note_filter(args: dict[str, Any]) -> Hashable:
     return note_filter(args.get("filter"))
 
@@ -145,7 +150,7 @@ RELATIONS: dict[tuple[str, str], Relation] = {
     ),
     ("Household", "demands"): Relation("Demand", _page("demand_pages"), _count("demand_counts")),
     ("Household", "auditEvents"): Relation(
-        "AuditEvent", _page("audit_pages"), _count("audit_counts")
+        "AuditEvent", _page("audit_pages", _audit_filter), _count("audit_counts", _audit_filter)
     ),
     ("Household", "accessLog"): Relation(
         "AccessEvent", _page("access_pages"), _count("access_counts")

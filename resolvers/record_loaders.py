@@ -1,11 +1,13 @@
 """Loaders of the household record's tabs: evaluations (pages, counts, the latest of each
-kind) and notes (filtered pages, counts, concerned persons). Same rules as
+kind), notes (filtered pages, counts, concerned persons) and the change log (filtered
+pages and counts). Same rules as
 `resolvers.loaders`: per request, one statement per batch, the row scope inside the SQL."""
 
 from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import (
@@ -14,15 +16,18 @@ from sqlalchemy import (
     Row,
     Table,
     Text,
+    and_,
     exists,
     false,
     func,
     literal,
     literal_column,
     not_,
+    or_,
     select,
 )
 
+from auth.policy import AUDITED_FIELDS, Access
 from models import Evaluation, EvaluationKind, Note, NotePerson
 from models.note import SEARCH_CONFIGS
 from resolvers.loaders import (
@@ -31,9 +36,11 @@ from resolvers.loaders import (
     ChildPageLoader,
     ScopedByIdLoader,
     SqlLoader,
+    audit_t,
     many_per_key,
     one_per_key,
     persons_t,
+    users_t,
 )
 from resolvers.pagination import decode_ranked_cursor, encode_ranked_cursor
 
@@ -196,3 +203,91 @@ class ConcernedPersonsByNoteIdLoader(SqlLoader[uuid.UUID, list[Row[Any]]]):
             .order_by(persons_t.c.last_name, persons_t.c.first_name, persons_t.c.id)
         )
         return many_per_key(await self.rows(stmt), keys, "note_id")
+
+
+# --- the change log ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class AuditFilter:
+    """`Household.auditEvents(filter:)` as a loader key: who (a user), what kind of record,
+    which action, from (included) and to (excluded), and words to find."""
+
+    actor: uuid.UUID | None = None
+    entity_type: str | None = None
+    action: str | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+    text: str | None = None
+
+
+def _like(words: str) -> str:
+    escaped = words.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
+
+
+class _AuditList(ChildList):
+    """Change-log events narrowed by an `AuditFilter`. `text` is looked for, accents and
+    case ignored, in the action, the kind of record, the actor's name, and the before and
+    after values of the fields the viewer may read (`AUDITED_FIELDS`) and of no other:
+    otherwise which events match would tell what a masked value contains."""
+
+    table = audit_t
+
+    def readable_fields(self) -> list[tuple[str, str]]:
+        viewer = self.ctx.authenticated
+        return [
+            (entity, name)
+            for entity, fields in AUDITED_FIELDS.items()
+            for name, category in fields.items()
+            if category is None or viewer.may(category, Access.READ)
+        ]
+
+    def text_condition(self, words: str) -> ColumnElement[bool]:
+        t = self.table
+        pattern = func.unaccent(literal(_like(words), Text()))
+
+        def found(expression: Any) -> ColumnElement[bool]:
+            matched: ColumnElement[bool] = func.unaccent(expression).ilike(pattern)
+            return matched
+
+        in_values = [
+            and_(
+                t.c.entity_type == entity,
+                or_(
+                    found(t.c.changes[name]["before"].astext),
+                    found(t.c.changes[name]["after"].astext),
+                ),
+            )
+            for entity, name in self.readable_fields()
+        ]
+        actors = select(users_t.c.id).where(found(users_t.c.display_name))
+        return or_(found(t.c.action), found(t.c.entity_type), t.c.actor_id.in_(actors), *in_values)
+
+    def conditions(self, filter: Any) -> list[Any]:
+        if filter is None:
+            return []
+        assert isinstance(filter, AuditFilter)
+        t = self.table
+        out: list[Any] = []
+        if filter.actor is not None:
+            out.append(t.c.actor_id == filter.actor)
+        if filter.entity_type:
+            out.append(t.c.entity_type == filter.entity_type)
+        if filter.action:
+            out.append(t.c.action == filter.action)
+        if filter.since is not None:
+            out.append(t.c.at >= filter.since)
+        if filter.until is not None:
+            out.append(t.c.at < filter.until)
+        if filter.text:
+            out.append(self.text_condition(filter.text))
+        return out
+
+
+class AuditPagesByHouseholdLoader(_AuditList, ChildPageLoader):
+    time_column = "at"
+
+
+class AuditCountByHouseholdLoader(_AuditList, ChildCountLoader):
+    pass

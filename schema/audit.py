@@ -54,6 +54,33 @@ class AuditEvent(Node):
         return then(resolve.actor(info.context, self.actor_id), user_from_row)  # type: ignore[no-any-return]
 
 
+@strawberry.input(description="Narrows a household's change log; the criteria add up.")
+class AuditFilter:
+    actor: strawberry.ID | None = strawberry.field(
+        default=None, description="Only what this user did."
+    )
+    entity_type: str | None = strawberry.field(
+        default=None,
+        description="Only changes to this kind of record: Household, Person, Membership, "
+        "Accompaniment, Demand, Orientation, Stay, Evaluation, Note.",
+    )
+    action: str | None = strawberry.field(
+        default=None, description="Only this action: CREATE, UPDATE, DELETE, PIN, MOVE_IN..."
+    )
+    from_: datetime | None = strawberry.field(
+        default=None, name="from", description="Only from this instant (included)."
+    )
+    to: datetime | None = strawberry.field(
+        default=None, description="Only before this instant (excluded)."
+    )
+    text: str | None = strawberry.field(
+        default=None,
+        description="Words to find (case and accents ignored) in the action, the kind of "
+        "record, the actor's name, or a before/after value you may read (never in a masked "
+        "one). At most 200 characters.",
+    )
+
+
 def audit_event_from_row(row: Row[Any] | None) -> AuditEvent | None:
     if row is None:
         return None

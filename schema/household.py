@@ -15,6 +15,7 @@ from resolvers import evaluation as evaluations
 from resolvers import household as resolve
 from resolvers import note as notes
 from resolvers.arguments import enum_arg
+from resolvers.audit import audit_filter
 from resolvers.loaders import then
 from resolvers.pagination import DEFAULT_PAGE
 from schema.enums import EvaluationKind, Relationship, to_schema
@@ -24,7 +25,7 @@ from schema.permissions import SensitivityCategory, sensitive
 from schema.summary import HouseholdSummary
 
 if TYPE_CHECKING:
-    from schema.audit import AuditEvent
+    from schema.audit import AuditEvent, AuditFilter
     from schema.demand import Demand
     from schema.evaluation import Evaluation
     from schema.note import Note, NoteFilter
@@ -33,6 +34,7 @@ if TYPE_CHECKING:
 PersonRef = Annotated["Person", strawberry.lazy("schema.person")]
 DemandRef = Annotated["Demand", strawberry.lazy("schema.demand")]
 AuditEventRef = Annotated["AuditEvent", strawberry.lazy("schema.audit")]
+AuditFilterRef = Annotated["AuditFilter", strawberry.lazy("schema.audit")]
 EvaluationRef = Annotated["Evaluation", strawberry.lazy("schema.evaluation")]
 NoteRef = Annotated["Note", strawberry.lazy("schema.note")]
 NoteFilterRef = Annotated["NoteFilter", strawberry.lazy("schema.note")]
@@ -199,11 +201,15 @@ class Household(Node):
 
     @sensitive(
         Category.AUDIT,
-        "The change log (suivi des modifications) of the household, newest first.",
+        "The change log (suivi des modifications) of the household, newest first: who "
+        "changed what, when, from what to what (values you may not read are masked).",
     )
     def audit_events(
         self,
         info: strawberry.Info,
+        filter: Annotated[
+            AuditFilterRef | None, strawberry.argument(description="Narrows the log.")
+        ] = None,
         first: Annotated[
             int, strawberry.argument(description="Page size (at most 100).")
         ] = DEFAULT_PAGE,
@@ -214,7 +220,7 @@ class Household(Node):
         from schema.audit import audit_event_from_row
 
         return then(  # type: ignore[no-any-return]
-            resolve.audit_events(info.context, self.row_id, first, after),
+            resolve.audit_events(info.context, self.row_id, audit_filter(filter), first, after),
             lambda page: connection_of(page, audit_event_from_row),
         )
 
