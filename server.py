@@ -37,7 +37,7 @@ from auth.tokens import Claims, InvalidToken, PartnerGrant, TokenVerifier, mint_
 from auth.viewer import Viewer
 from migrations import head_revision, upgrade
 from models.database import create_engine
-from resolvers.context import Context
+from resolvers.context import Clock, Context, system_clock
 from resolvers.errors import ErrorCode, request_id_var
 from resolvers.events import EventBus
 from resolvers.organisation import load_viewer
@@ -139,6 +139,7 @@ class GraphQLEndpoint:
             request_id=request_id_var.get(),
             viewer=None,
             events=app_state.events,
+            clock=app_state.clock,
         )
         if scope["type"] == "websocket":
 
@@ -237,8 +238,9 @@ async def vital(request: Request) -> Response:
     )
 
 
-def create_app(settings: Settings, database_url: str) -> Starlette:
-    """The ASGI app. `database_url` is the resolved URL (embedded server or DATABASE_URL)."""
+def create_app(settings: Settings, database_url: str, clock: Clock | None = None) -> Starlette:
+    """The ASGI app. `database_url` is the resolved URL (embedded server or DATABASE_URL);
+    `clock` tells the time for rules that depend on it (tests move it instead of sleeping)."""
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -274,6 +276,7 @@ def create_app(settings: Settings, database_url: str) -> Starlette:
     app.add_middleware(RequestIdMiddleware)
     app.state.settings = settings
     app.state.verifier = TokenVerifier(settings)
+    app.state.clock = clock or system_clock
     return app
 
 

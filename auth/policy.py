@@ -172,6 +172,53 @@ MATRIX: dict[Category, Mapping[Relationship, Access]] = {
 }
 
 
+_IM, _ID, _DEM = Category.IDENTITY_MIN, Category.IDENTITY, Category.DEMANDS
+_FLASH, _EVAL, _NOTES = Category.FLASH_EVALUATION, Category.EVALUATION, Category.NOTES
+
+# What the change log records, field by field, and its category: `AuditEvent.changes`
+# shows a field's before/after only to viewers who may read that category (None: nothing
+# personal). A field or entity type missing here is masked for everyone (deny by default:
+# a new audited field stays hidden until someone gives it its category here).
+AUDITED_FIELDS: dict[str, dict[str, Category | None]] = {
+    "Household": {"territory": None, "closedAt": None},
+    "Person": {
+        "firstName": _IM,
+        "lastName": _IM,
+        "usageName": _IM,
+        "birthDate": _IM,
+        "sex": _IM,
+        "nationality": _ID,
+        "phone": _ID,
+    },
+    "Membership": {
+        "person": _IM,
+        "relationship": _IM,
+        "validFrom": None,
+        "validTo": None,
+        "toHousehold": None,
+        "fromHousehold": None,
+    },
+    "Accompaniment": {"user": None, "organisation": None, "validFrom": None},
+    "Demand": {"kind": _DEM, "status": _DEM, "concernedPersons": _DEM},
+    "Orientation": {"place": _DEM, "status": _DEM, "refusalReason": _DEM},
+    "Stay": {"place": _DEM, "from": _DEM, "until": _DEM, "exitReason": _DEM},
+    "Place": {"vacancies": None},
+    "Evaluation": {
+        "kind": None,
+        "vulnerabilityLevel": _FLASH,
+        "criteria": _FLASH,
+        "sections": _EVAL,
+    },
+    "Note": {
+        "title": _NOTES,
+        "body": _NOTES,
+        "concernedPersons": _NOTES,
+        "pinnedUntil": None,
+        "deletedAt": None,
+    },
+}
+
+
 class DemandAction(StrEnum):
     """What can happen to a demand (the transitions of `models.lifecycle`)."""
 

@@ -3,7 +3,9 @@
 from models.audit import AccessEvent, AuditEvent
 from models.base import Base
 from models.demand import Demand, DemandKind, DemandPerson, DemandStatus
+from models.evaluation import DeepSection, Evaluation, EvaluationKind, FlashCriterion
 from models.household import Accompaniment, Household, Membership, Relationship
+from models.note import Note, NotePerson
 from models.organisation import Organisation, OrganisationKind, Territory, User
 from models.orientation import ExitReason, Orientation, OrientationStatus, RefusalReason, Stay
 from models.person import Person, PersonMerge, Sex
@@ -14,13 +16,19 @@ __all__ = [
     "Accompaniment",
     "AuditEvent",
     "Base",
+    "DeepSection",
     "Demand",
     "DemandKind",
     "DemandPerson",
     "DemandStatus",
+    "Evaluation",
+    "EvaluationKind",
     "ExitReason",
+    "FlashCriterion",
     "Household",
     "Membership",
+    "Note",
+    "NotePerson",
     "Organisation",
     "OrganisationKind",
     "Orientation",

@@ -26,6 +26,7 @@ Protected households (violence): 7500000003 (Alpha), 7500000042 (Bêta), 7500000
 two Hélène N'Diaye (7500000007, 9300000002); eleven persons who moved between households
 (gap-free memberships, MOVE_OUT/MOVE_IN audit events); two closed households (7500000120,
 9300000040); two households born of a young adult leaving home (7500000150, 9300000050).
+The household record (flash and deep evaluations, notes) comes from `models.demo_record`.
 """
 
 from __future__ import annotations
@@ -47,7 +48,9 @@ from models.base import Base
 from models.database import create_engine
 from models.demand import Demand, DemandKind, DemandPerson, DemandStatus
 from models.demo_structures import load_structures
+from models.evaluation import Evaluation
 from models.household import Accompaniment, Household, Membership, Relationship
+from models.note import Note, NotePerson
 from models.organisation import Organisation, OrganisationKind, Territory, User
 from models.person import Person, Sex
 from models.structure import PlaceType
@@ -683,6 +686,10 @@ class DemoBuilder:
             for n in range(first, last + 1):
                 self._follow(self.households[f"{territory}{n:08d}"], org, n, login)
         self._demands()
+        from models.demo_record import RecordBuilder
+
+        self.record = RecordBuilder(self)
+        self.record.build()
 
     def _follow(self, household: HouseholdDraft, org: str, n: int, login: str | None) -> None:
         at = household.created_at + timedelta(days=self.rng.randint(1, 20))
@@ -872,6 +879,9 @@ class DemoBuilder:
             (Accompaniment, self.accompaniments),
             (Demand, self.demands),
             (DemandPerson, self.demand_persons),
+            (Evaluation, self.record.evaluations),
+            (Note, self.record.notes),
+            (NotePerson, self.record.note_persons),
             (AuditEvent, self.events),
         ]
 
@@ -879,7 +889,8 @@ class DemoBuilder:
         return (
             f"{len(TERRITORIES)} territories, {len(ORGANISATIONS)} organisations, "
             f"{len(USERS)} users, {len(self.households)} households, "
-            f"{len(self.persons)} persons, {len(self.demands)} demands"
+            f"{len(self.persons)} persons, {len(self.demands)} demands, "
+            f"{len(self.record.evaluations)} evaluations, {len(self.record.notes)} notes"
         )
 
 

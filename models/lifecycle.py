@@ -48,6 +48,12 @@ TRANSITIONS: dict[DemandAction, Transition] = {
 }
 
 
+# Where a demand's story ends (the diagram's final states); any other status is open
+# (the household's record counts those in its header).
+FINISHED = (S.CLOSED, S.CANCELLED, S.UNMET)
+OPEN_STATUSES = frozenset(DemandStatus) - frozenset(FINISHED)
+
+
 class InvalidTransition(Exception):
     def __init__(self, action: DemandAction, current: DemandStatus, kind: DemandKind) -> None:
         self.action, self.current, self.kind = action, current, kind
@@ -75,7 +81,7 @@ def mermaid() -> str:
         only = "" if rule.kinds == frozenset(DemandKind) else " (emergency)"
         for source in sorted(rule.sources):
             lines.append(f"    {source.value} --> {rule.target.value}: {action.value}{only}")
-    lines += ["    CLOSED --> [*]", "    CANCELLED --> [*]", "    UNMET --> [*]"]
+    lines += [f"    {status.value} --> [*]" for status in FINISHED]
     return "\n".join(lines) + "\n"
 
 

@@ -7,6 +7,7 @@ import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
@@ -25,6 +26,13 @@ if TYPE_CHECKING:
     from resolvers.loaders import Loaders
 
 
+Clock = Callable[[], datetime]
+
+
+def system_clock() -> datetime:
+    return datetime.now(UTC)
+
+
 @dataclass
 class Context:
     engine: AsyncEngine
@@ -36,6 +44,9 @@ class Context:
     # a viewer (set by the HTTP layer).
     connection_params: dict[str, Any] | None = None
     authenticate: Callable[[str], Awaitable[Viewer | None]] | None = None
+    # What "now" is for rules that depend on it (a note's pin is active until its date);
+    # tests give the app a clock they can move instead of sleeping.
+    clock: Clock = system_clock
     _read_conn: AsyncConnection | None = field(default=None, init=False)
     # One asyncpg connection runs one statement at a time; loaders dispatched in the same
     # tick take turns.
@@ -58,6 +69,15 @@ class Context:
         if self.viewer is None:
             raise CodedError(ErrorCode.UNAUTHENTICATED, "Authentication required.")
         return self.viewer
+
+    @cached_property
+    def now(self) -> datetime:
+        """The request's instant, read once from the clock: every comparison of the request
+        (in Python or passed to SQL as a parameter) uses the same one."""
+        instant = self.clock()
+        if instant.tzinfo is None:
+            raise ValueError("the clock must return an aware datetime")
+        return instant
 
     @cached_property
     def scope(self) -> HouseholdScope:

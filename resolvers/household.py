@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Hashable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -11,14 +12,20 @@ from sqlalchemy import Row, func, select
 from models import Relationship
 from resolvers.context import Context
 from resolvers.errors import bad_input
-from resolvers.loaders import PageKey, households_t, now_or_later, then
+from resolvers.loaders import (
+    ChildCountLoader,
+    ChildPageLoader,
+    CountKey,
+    PageKey,
+    households_t,
+    now_or_later,
+    then,
+)
 from resolvers.pagination import (
     ResolvedPage,
     check_first,
-    decode_cursor,
     decode_key_cursor,
     encode_key_cursor,
-    keyset_page,
 )
 
 
@@ -42,17 +49,19 @@ def _reference_first(row: Row[Any]) -> tuple[int, datetime]:
     return (0 if row.relationship == Relationship.REFERENCE_PERSON else 1, row.validity.lower)
 
 
-def _current(rows: list[Row[Any]], at: datetime | None) -> list[Row[Any]]:
-    instant = at or datetime.now(UTC)
-    return sorted((r for r in rows if instant in r.validity), key=_reference_first)
+def current(rows: list[Row[Any]], at: datetime) -> list[Row[Any]]:
+    """The memberships valid at `at`, reference person first."""
+    return sorted((r for r in rows if at in r.validity), key=_reference_first)
 
 
 def members(ctx: Context, household_id: uuid.UUID, at: datetime | None) -> Any:
+    """The members at `at` (default: the request's instant)."""
     if at is not None and at.tzinfo is None:
         at = at.replace(tzinfo=UTC)
+    instant = at or ctx.now
     return then(
         now_or_later(ctx.loaders.memberships_by_household, household_id),
-        lambda rows: _current(rows, at),
+        lambda rows: current(rows, instant),
     )
 
 
@@ -60,43 +69,49 @@ def member_history(ctx: Context, household_id: uuid.UUID) -> Any:
     return now_or_later(ctx.loaders.memberships_by_household, household_id)
 
 
-def _child_page(
+def child_page(
     ctx: Context,
-    pages: Any,
-    counts: Any,
+    pages: ChildPageLoader,
+    counts: ChildCountLoader,
     household_id: uuid.UUID,
     first: int,
     after: str | None,
-    time_attr: str,
+    filter: Hashable = None,
 ) -> Any:
-    key = PageKey(household_id, check_first(first, ctx.settings), decode_cursor(after))
+    """A page of one household's list, through loaders that batch every household of the
+    request (the key must equal the one `resolvers.prefetch` builds for the same field)."""
+    key = PageKey(
+        household_id, check_first(first, ctx.settings), pages.decode_cursor(after), filter
+    )
     return then(
         now_or_later(pages, key),
-        lambda page: keyset_page(
-            page.rows, page.has_next, time_attr, lambda: now_or_later(counts, household_id)
+        lambda page: ResolvedPage(
+            rows=page.rows,
+            cursors=[pages.encode_cursor(r) for r in page.rows],
+            has_next=page.has_next,
+            count=lambda: now_or_later(counts, CountKey(household_id, filter)),
         ),
     )
 
 
 def demands(ctx: Context, household_id: uuid.UUID, first: int, after: str | None) -> Any:
     loaders = ctx.loaders
-    return _child_page(
-        ctx, loaders.demand_pages, loaders.demand_counts, household_id, first, after, "created_at"
-    )
+    return child_page(ctx, loaders.demand_pages, loaders.demand_counts, household_id, first, after)
 
 
-def audit_events(ctx: Context, household_id: uuid.UUID, first: int, after: str | None) -> Any:
+def audit_events(
+    ctx: Context, household_id: uuid.UUID, filter: Hashable, first: int, after: str | None
+) -> Any:
+    """`filter`: an `AuditFilter` (`resolvers.audit.audit_filter`) or None."""
     loaders = ctx.loaders
-    return _child_page(
-        ctx, loaders.audit_pages, loaders.audit_counts, household_id, first, after, "at"
+    return child_page(
+        ctx, loaders.audit_pages, loaders.audit_counts, household_id, first, after, filter
     )
 
 
 def access_log(ctx: Context, household_id: uuid.UUID, first: int, after: str | None) -> Any:
     loaders = ctx.loaders
-    return _child_page(
-        ctx, loaders.access_pages, loaders.access_counts, household_id, first, after, "at"
-    )
+    return child_page(ctx, loaders.access_pages, loaders.access_counts, household_id, first, after)
 
 
 async def households(

@@ -12,13 +12,12 @@ import uuid
 from collections import defaultdict
 from collections.abc import Awaitable, Callable, Hashable, Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
 from functools import cached_property
 from inspect import isawaitable
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from aiodataloader import DataLoader
-from sqlalchemy import Row, Select, Table, and_, exists, func, or_, select
+from sqlalchemy import Row, Select, Table, exists, func, literal, select, tuple_
 
 from models import (
     AccessEvent,
@@ -36,6 +35,8 @@ from models import (
     Territory,
     User,
 )
+from models.lifecycle import OPEN_STATUSES
+from resolvers.pagination import decode_cursor, encode_cursor
 
 if TYPE_CHECKING:
     from resolvers.context import Context
@@ -75,7 +76,8 @@ def then(value: Any, fn: Callable[[Any], Any]) -> Any:
     if isawaitable(value):
 
         async def later() -> Any:
-            return fn(await value)
+            result = fn(await value)
+            return await result if isawaitable(result) else result
 
         return later()
     return fn(value)
@@ -199,11 +201,22 @@ class ConcernedPersonsByDemandIdLoader(SqlLoader[uuid.UUID, list[Row[Any]]]):
 
 @dataclass(frozen=True, slots=True)
 class PageKey:
-    """A page of a parent's children: `first` items after the keyset cursor `after`."""
+    """A page of a parent's children: `first` items after the keyset cursor `after` (the
+    sort values of the last item seen), narrowed by `filter` (a hashable value that the
+    loader turns into SQL conditions; None: no filter)."""
 
     parent_id: uuid.UUID
     first: int
-    after: tuple[datetime, uuid.UUID] | None
+    after: tuple[Any, ...] | None
+    filter: Hashable = None
+
+
+@dataclass(frozen=True, slots=True)
+class CountKey:
+    """The size of a parent's (filtered) list of children."""
+
+    parent_id: uuid.UUID
+    filter: Hashable = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -212,34 +225,60 @@ class Page:
     has_next: bool
 
 
-class ChildPageLoader(SqlLoader[PageKey, Page]):
-    """Newest-first pages of a household's children (demands, audit events) for many
-    households in one statement per distinct (first, after): a window function numbers
-    each household's rows, keyset pagination on (time, id)."""
+class ChildList:
+    """What a page loader and its count loader share: the table and what a filter means.
+    `conditions` also excludes rows that are never listed (soft-deleted ones)."""
 
     table: Table
+    ctx: Context
+
+    def conditions(self, filter: Any) -> list[Any]:
+        return []
+
+
+class ChildPageLoader(ChildList, SqlLoader[PageKey, Page]):
+    """Newest-first pages of a household's children (demands, audit events...) for many
+    households in one statement per distinct (first, after, filter): a window function
+    numbers each household's rows, keyset pagination on the sort keys (time, id)."""
+
     time_column: str
 
+    def sort_keys(self) -> list[Any]:
+        """The ordering, every key descending; a cursor holds their values."""
+        return [self.table.c[self.time_column], self.table.c.id]
+
+    def extra_columns(self) -> list[Any]:
+        """Computed columns the rows carry (labelled), e.g. what a cursor needs."""
+        return []
+
+    def encode_cursor(self, row: Row[Any]) -> str:
+        return encode_cursor(getattr(row, self.time_column), row.id)
+
+    def decode_cursor(self, cursor: str | None) -> tuple[Any, ...] | None:
+        return decode_cursor(cursor)
+
     async def batch_load_fn(self, keys: list[PageKey]) -> list[Page]:
-        by_args: dict[tuple[int, Any], list[PageKey]] = defaultdict(list)
+        by_args: dict[tuple[int, Any, Any], list[PageKey]] = defaultdict(list)
         for key in keys:
-            by_args[(key.first, key.after)].append(key)
+            by_args[(key.first, key.after, key.filter)].append(key)
         pages: dict[PageKey, Page] = {}
-        for (first, after), group in by_args.items():
+        for (first, after, filter), group in by_args.items():
             t = self.table
-            at = t.c[self.time_column]
+            sort = self.sort_keys()
             conditions: list[Any] = [
                 t.c.household_id.in_([k.parent_id for k in group]),
                 t.c.household_id.in_(self.ctx.scope.household_ids()),
+                *self.conditions(filter),
             ]
             if after is not None:
-                conditions.append(or_(at < after[0], and_(at == after[0], t.c.id < after[1])))
+                bound = (literal(v, type_=k.type) for k, v in zip(sort, after, strict=True))
+                conditions.append(tuple_(*sort) < tuple_(*bound))
             rank = (
                 func.row_number()
-                .over(partition_by=t.c.household_id, order_by=(at.desc(), t.c.id.desc()))
+                .over(partition_by=t.c.household_id, order_by=[k.desc() for k in sort])
                 .label("rank")
             )
-            inner = select(t, rank).where(*conditions).subquery()
+            inner = select(t, *self.extra_columns(), rank).where(*conditions).subquery()
             stmt = (
                 select(inner)
                 .where(inner.c.rank <= first + 1)
@@ -253,21 +292,29 @@ class ChildPageLoader(SqlLoader[PageKey, Page]):
         return [pages[key] for key in keys]
 
 
-class ChildCountLoader(SqlLoader[uuid.UUID, int]):
-    table: Table
+class ChildCountLoader(ChildList, SqlLoader[CountKey, int]):
+    """Sizes of many households' lists in one statement per distinct filter."""
 
-    async def batch_load_fn(self, keys: list[uuid.UUID]) -> list[int]:
-        t = self.table
-        stmt = (
-            select(t.c.household_id, func.count().label("n"))
-            .where(
-                t.c.household_id.in_(keys),
-                t.c.household_id.in_(self.ctx.scope.household_ids()),
+    async def batch_load_fn(self, keys: list[CountKey]) -> list[int]:
+        by_filter: dict[Any, list[CountKey]] = defaultdict(list)
+        for key in keys:
+            by_filter[key.filter].append(key)
+        counts: dict[CountKey, int] = {}
+        for filter, group in by_filter.items():
+            t = self.table
+            stmt = (
+                select(t.c.household_id, func.count().label("n"))
+                .where(
+                    t.c.household_id.in_([k.parent_id for k in group]),
+                    t.c.household_id.in_(self.ctx.scope.household_ids()),
+                    *self.conditions(filter),
+                )
+                .group_by(t.c.household_id)
             )
-            .group_by(t.c.household_id)
-        )
-        counts = {row.household_id: row.n for row in await self.rows(stmt)}
-        return [counts.get(key, 0) for key in keys]
+            found = {row.household_id: row.n for row in await self.rows(stmt)}
+            for key in group:
+                counts[key] = found.get(key.parent_id, 0)
+        return [counts[key] for key in keys]
 
 
 class DemandPagesByHouseholdLoader(ChildPageLoader):
@@ -275,17 +322,18 @@ class DemandPagesByHouseholdLoader(ChildPageLoader):
     time_column = "created_at"
 
 
+OPEN_DEMANDS = "open"  # a CountKey filter: the demands not finished yet
+
+
 class DemandCountByHouseholdLoader(ChildCountLoader):
+    """Filter: None (every demand) or OPEN_DEMANDS."""
+
     table = demands_t
 
-
-class AuditPagesByHouseholdLoader(ChildPageLoader):
-    table = audit_t
-    time_column = "at"
-
-
-class AuditCountByHouseholdLoader(ChildCountLoader):
-    table = audit_t
+    def conditions(self, filter: Any) -> list[Any]:
+        if filter == OPEN_DEMANDS:
+            return [self.table.c.status.in_(sorted(OPEN_STATUSES))]
+        return []
 
 
 class AccessPagesByHouseholdLoader(ChildPageLoader):
@@ -382,12 +430,12 @@ class Loaders:
         return DemandCountByHouseholdLoader(self._ctx)
 
     @cached_property
-    def audit_pages(self) -> AuditPagesByHouseholdLoader:
-        return AuditPagesByHouseholdLoader(self._ctx)
+    def audit_pages(self) -> record.AuditPagesByHouseholdLoader:
+        return record.AuditPagesByHouseholdLoader(self._ctx)
 
     @cached_property
-    def audit_counts(self) -> AuditCountByHouseholdLoader:
-        return AuditCountByHouseholdLoader(self._ctx)
+    def audit_counts(self) -> record.AuditCountByHouseholdLoader:
+        return record.AuditCountByHouseholdLoader(self._ctx)
 
     @cached_property
     def access_pages(self) -> AccessPagesByHouseholdLoader:
@@ -447,6 +495,40 @@ class Loaders:
     def stay_by_id(self) -> StayByIdLoader:
         return StayByIdLoader(self._ctx)
 
+    # --- the household record (resolvers.record_loaders) ---
+
+    @cached_property
+    def evaluation_pages(self) -> record.EvaluationPagesByHouseholdLoader:
+        return record.EvaluationPagesByHouseholdLoader(self._ctx)
+
+    @cached_property
+    def evaluation_counts(self) -> record.EvaluationCountByHouseholdLoader:
+        return record.EvaluationCountByHouseholdLoader(self._ctx)
+
+    @cached_property
+    def evaluation_by_id(self) -> record.EvaluationByIdLoader:
+        return record.EvaluationByIdLoader(self._ctx)
+
+    @cached_property
+    def latest_evaluation(self) -> record.LatestEvaluationLoader:
+        return record.LatestEvaluationLoader(self._ctx)
+
+    @cached_property
+    def note_pages(self) -> record.NotePagesByHouseholdLoader:
+        return record.NotePagesByHouseholdLoader(self._ctx)
+
+    @cached_property
+    def note_counts(self) -> record.NoteCountByHouseholdLoader:
+        return record.NoteCountByHouseholdLoader(self._ctx)
+
+    @cached_property
+    def note_by_id(self) -> record.NoteByIdLoader:
+        return record.NoteByIdLoader(self._ctx)
+
+    @cached_property
+    def concerned_by_note(self) -> record.ConcernedPersonsByNoteIdLoader:
+        return record.ConcernedPersonsByNoteIdLoader(self._ctx)
+
 
 def load_all(loader: DataLoader[Any, Any], keys: Iterable[Any]) -> Awaitable[list[Any]]:
     return loader.load_many(list(keys))
@@ -500,7 +582,7 @@ class _ByDemand(SqlLoader[uuid.UUID, list[Row[Any]]]):
         return many_per_key(await self.rows(stmt), keys, "demand_id")
 
 
-class _ScopedById(SqlLoader[uuid.UUID, Row[Any] | None]):
+class ScopedByIdLoader(SqlLoader[uuid.UUID, Row[Any] | None]):
     table: Table
 
     async def batch_load_fn(self, keys: list[uuid.UUID]) -> list[Row[Any] | None]:
@@ -521,9 +603,13 @@ class StaysByDemandLoader(_ByDemand):
     order = "id"
 
 
-class OrientationByIdLoader(_ScopedById):
+class OrientationByIdLoader(ScopedByIdLoader):
     table = orientations_t
 
 
-class StayByIdLoader(_ScopedById):
+class StayByIdLoader(ScopedByIdLoader):
     table = stays_t
+
+
+# The record's loaders subclass the ones above: imported last (they import this module).
+from resolvers import record_loaders as record  # noqa: E402

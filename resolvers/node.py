@@ -1,12 +1,16 @@
 """`node(id)` and `nodes(ids)`: fetch any object by global id, through the same scoped
-loaders as every other path (an out-of-scope object is simply not found)."""
+loaders as every other path (an out-of-scope object is simply not found); decoding
+global ids (also for arguments that `resolvers.prefetch` reads)."""
 
 from __future__ import annotations
 
+import base64
+import binascii
 import uuid
 from typing import Any
 
 from resolvers.context import Context
+from resolvers.errors import bad_input
 from resolvers.loaders import now_or_later
 
 # Type name -> (loader attribute on Loaders, key parser)
@@ -23,7 +27,36 @@ _LOADERS: dict[str, tuple[str, Any]] = {
     "Place": ("place_by_id", uuid.UUID),
     "Orientation": ("orientation_by_id", uuid.UUID),
     "Stay": ("stay_by_id", uuid.UUID),
+    "Evaluation": ("evaluation_by_id", uuid.UUID),
+    "Note": ("note_by_id", uuid.UUID),
 }
+
+
+NODE_TYPES = frozenset(_LOADERS)
+# Ids that are global but name no Node (not fetchable with `node`).
+OTHER_ID_TYPES = frozenset({"PersonMerge"})
+
+
+def decode_id(global_id: str, expected: str | None = None) -> tuple[str, str]:
+    """`(type name, raw id)` of a global id; a clear BAD_USER_INPUT error otherwise."""
+    try:
+        decoded = base64.b64decode(global_id.encode(), validate=True).decode()
+        type_name, raw = decoded.split(":", 1)
+    except (binascii.Error, UnicodeError, ValueError):
+        raise bad_input(f"Malformed global id {global_id[:60]!r}.", field="id") from None
+    if type_name not in NODE_TYPES | OTHER_ID_TYPES:
+        raise bad_input(f"Malformed global id {global_id[:60]!r}.", field="id")
+    if expected is not None and type_name != expected:
+        raise bad_input(f"Expected an id of a {expected}, got one of a {type_name}.", field="id")
+    return type_name, raw
+
+
+def decode_uuid(global_id: str, expected: str) -> uuid.UUID:
+    _, raw = decode_id(global_id, expected)
+    try:
+        return uuid.UUID(raw)
+    except ValueError:
+        raise bad_input(f"Malformed global id {global_id[:60]!r}.", field="id") from None
 
 
 def load_node(ctx: Context, type_name: str, raw: str) -> Any:

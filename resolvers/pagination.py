@@ -33,6 +33,27 @@ def decode_cursor(cursor: str | None) -> tuple[datetime, uuid.UUID] | None:
         raise bad_input("Malformed cursor in `after`.", field="after") from None
 
 
+def encode_ranked_cursor(first: bool, at: datetime, row_id: uuid.UUID) -> str:
+    """A cursor in a list ordered by a flag first (e.g. pinned notes), then newest."""
+    return base64.urlsafe_b64encode(f"{int(first)}|{at.isoformat()}|{row_id}".encode()).decode()
+
+
+def decode_ranked_cursor(cursor: str | None) -> tuple[bool, datetime, uuid.UUID] | None:
+    if cursor is None:
+        return None
+    try:
+        flag, rest = base64.urlsafe_b64decode(cursor.encode()).decode().split("|", 1)
+        if flag not in ("0", "1"):
+            raise ValueError
+        at_raw, id_raw = rest.split("|", 1)
+        at = datetime.fromisoformat(at_raw)
+        if at.tzinfo is None:
+            raise ValueError
+        return flag == "1", at, uuid.UUID(id_raw)
+    except (binascii.Error, UnicodeError, ValueError):
+        raise bad_input("Malformed cursor in `after`.", field="after") from None
+
+
 def encode_key_cursor(key: str) -> str:
     return base64.urlsafe_b64encode(key.encode()).decode()
 
@@ -65,10 +86,3 @@ class ResolvedPage:
     cursors: list[str]
     has_next: bool
     count: Callable[[], Any]
-
-
-def keyset_page(
-    rows: list[Any], has_next: bool, time_attr: str, count: Callable[[], Any]
-) -> ResolvedPage:
-    cursors = [encode_cursor(getattr(r, time_attr), r.id) for r in rows]
-    return ResolvedPage(rows=rows, cursors=cursors, has_next=has_next, count=count)

@@ -14,26 +14,33 @@ A relation that is not registered here still works: its resolver just returns a 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Iterable, Iterator
+from collections.abc import Awaitable, Callable, Hashable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Row
 from strawberry.types.nodes import FragmentSpread, InlineFragment, SelectedField, Selection
 
+from models import EvaluationKind
+from resolvers import summary
+from resolvers.arguments import enum_arg
+from resolvers.audit import audit_filter
 from resolvers.context import Context
-from resolvers.loaders import Page, PageKey
-from resolvers.pagination import DEFAULT_PAGE, check_first, decode_cursor
+from resolvers.household import current
+from resolvers.loaders import CountKey, Page, PageKey
+from resolvers.note import note_filter
+from resolvers.pagination import DEFAULT_PAGE, check_first
 
 Rows = list[Row[Any]]
 Fetch = Callable[[Context, Rows, dict[str, Any]], Awaitable[Rows]]
+Count = Callable[[Context, Rows, dict[str, Any]], Awaitable[Any]]
 
 
 @dataclass(frozen=True)
 class Relation:
     child: str  # GraphQL type of the rows it leads to
     fetch: Fetch  # loads the relation for all rows of a level; returns the child rows
-    count: Callable[[Context, Rows], Awaitable[Any]] | None = None  # connections only
+    count: Count | None = None  # connections only
 
 
 def _flat(results: Iterable[Any]) -> Rows:
@@ -64,24 +71,65 @@ def _first(args: dict[str, Any]) -> int:
     return int(args.get("first", DEFAULT_PAGE))
 
 
-def _page(loader_name: str) -> Fetch:
-    def key(row: Row[Any], args: dict[str, Any]) -> PageKey:
-        return PageKey(row.id, _first(args), decode_cursor(args.get("after")))
-
-    fetch = _by(loader_name, key)
-
-    async def checked(ctx: Context, rows: Rows, args: dict[str, Any]) -> Rows:
-        check_first(_first(args), ctx.settings)
-        return await fetch(ctx, rows, args)
-
-    return checked
+def _no_filter(args: dict[str, Any]) -> Hashable:
+    return None
 
 
-def _count(loader_name: str) -> Callable[[Context, Rows], Awaitable[Any]]:
-    async def count(ctx: Context, rows: Rows) -> Any:
-        return await getattr(ctx.loaders, loader_name).load_many([r.id for r in rows])
+def _page(loader_name: str, filter_of: Callable[[dict[str, Any]], Hashable] = _no_filter) -> Fetch:
+    """A connection's page for every row of a level: the same `PageKey` as the field's
+    resolver builds (`resolvers.household.child_page`), so that it finds it loaded."""
+
+    async def fetch(ctx: Context, rows: Rows, args: dict[str, Any]) -> Rows:
+        loader = getattr(ctx.loaders, loader_name)
+        first = check_first(_first(args), ctx.settings)
+        after = loader.decode_cursor(args.get("after"))
+        narrowed = filter_of(args)
+        keys = [PageKey(r.id, first, after, narrowed) for r in rows]
+        return _flat(await loader.load_many(keys))
+
+    return fetch
+
+
+def _count(loader_name: str, filter_of: Callable[[dict[str, Any]], Hashable] = _no_filter) -> Count:
+    async def count(ctx: Context, rows: Rows, args: dict[str, Any]) -> Any:
+        narrowed = filter_of(args)
+        keys = [CountKey(r.id, narrowed) for r in rows]
+        return await getattr(ctx.loaders, loader_name).load_many(keys)
 
     return count
+
+
+def _evaluation_kind(args: dict[str, Any]) -> Hashable:
+    return enum_arg(EvaluationKind, args.get("kind"))
+
+
+def _audit_filter(args: dict[str, Any]) -> Hashable:
+    return audit_filter(args.get("filter"))
+
+
+def _note_filter(args: dict[str, Any]) -> Hashable:
+    return note_filter(args.get("filter"))
+
+
+async def _same_rows(ctx: Context, rows: Rows, args: dict[str, Any]) -> Rows:
+    """A nested object of the same row (the household's summary)."""
+    return rows
+
+
+async def _reference_person(ctx: Context, rows: Rows, args: dict[str, Any]) -> Rows:
+    lists = await ctx.loaders.memberships_by_household.load_many([r.id for r in rows])
+    found = [summary.reference_membership(current(m, ctx.now)) for m in lists]
+    people = [m.person_id for m in found if m is not None]
+    return _flat(await ctx.loaders.person_by_id.load_many(people))
+
+
+async def _open_demands(ctx: Context, rows: Rows, args: dict[str, Any]) -> Rows:
+    await ctx.loaders.demand_counts.load_many([summary.open_key(r.id) for r in rows])
+    return []
+
+
+async def _pinned_notes(ctx: Context, rows: Rows, args: dict[str, Any]) -> Rows:
+    return _flat(await ctx.loaders.note_pages.load_many([summary.pinned_key(r.id) for r in rows]))
 
 
 async def _current_household(ctx: Context, rows: Rows, args: dict[str, Any]) -> Rows:
@@ -102,11 +150,41 @@ RELATIONS: dict[tuple[str, str], Relation] = {
     ),
     ("Household", "demands"): Relation("Demand", _page("demand_pages"), _count("demand_counts")),
     ("Household", "auditEvents"): Relation(
-        "AuditEvent", _page("audit_pages"), _count("audit_counts")
+        "AuditEvent", _page("audit_pages", _audit_filter), _count("audit_counts", _audit_filter)
     ),
     ("Household", "accessLog"): Relation(
         "AccessEvent", _page("access_pages"), _count("access_counts")
     ),
+    ("Household", "evaluations"): Relation(
+        "Evaluation",
+        _page("evaluation_pages", _evaluation_kind),
+        _count("evaluation_counts", _evaluation_kind),
+    ),
+    ("Household", "latestEvaluation"): Relation(
+        "Evaluation", _by("latest_evaluation", lambda r, a: (r.id, _evaluation_kind(a)))
+    ),
+    ("Evaluation", "author"): Relation("User", _by("user_by_id", lambda r, a: r.created_by)),
+    ("Evaluation", "household"): Relation(
+        "Household", _by("household_by_id", lambda r, a: r.household_id)
+    ),
+    ("Household", "notes"): Relation(
+        "Note", _page("note_pages", _note_filter), _count("note_counts", _note_filter)
+    ),
+    ("Note", "author"): Relation("User", _by("user_by_id", lambda r, a: r.created_by)),
+    ("Note", "concernedPersons"): Relation("Person", _by("concerned_by_note", lambda r, a: r.id)),
+    ("Note", "household"): Relation(
+        "Household", _by("household_by_id", lambda r, a: r.household_id)
+    ),
+    ("Household", "summary"): Relation("HouseholdSummary", _same_rows),
+    ("HouseholdSummary", "memberCount"): Relation(
+        "Membership", _by("memberships_by_household", lambda r, a: r.id)
+    ),
+    ("HouseholdSummary", "referencePerson"): Relation("Person", _reference_person),
+    ("HouseholdSummary", "openDemands"): Relation("Demand", _open_demands),
+    ("HouseholdSummary", "latestFlashLevel"): Relation(
+        "Evaluation", _by("latest_evaluation", lambda r, a: (r.id, EvaluationKind.FLASH))
+    ),
+    ("HouseholdSummary", "pinnedNotes"): Relation("Note", _pinned_notes),
     ("Membership", "person"): Relation("Person", _by("person_by_id", lambda r, a: r.person_id)),
     ("Membership", "household"): Relation(
         "Household", _by("household_by_id", lambda r, a: r.household_id)
@@ -192,5 +270,5 @@ async def _follow(ctx: Context, relation: Relation, field: SelectedField, rows: 
     if any(
         f.name == "totalCount" for f in fields_of(field.selections, f"{relation.child}Connection")
     ):
-        jobs.append(relation.count(ctx, rows))
+        jobs.append(relation.count(ctx, rows, field.arguments))
     await asyncio.gather(*jobs)

@@ -37,3 +37,27 @@ def birth_date_problem(value: date | None) -> str | None:
     if value > datetime.now(UTC).date():
         return "is in the future"
     return None
+
+
+_LINE_BREAKS = frozenset("\n\r\t")
+
+
+def clean_text(value: str) -> str:
+    """Free text (notes, evaluation sections): NFC-normalised, line breaks kept, trimmed."""
+    return unicodedata.normalize("NFC", value).replace("\r\n", "\n").strip()
+
+
+def text_problem(value: str | None, *, max_length: int, required: bool) -> str | None:
+    if value is None:
+        return "is required" if required else None
+    if any(
+        unicodedata.category(ch) in ("Cc", "Cf", "Co", "Cs") and ch not in _LINE_BREAKS
+        for ch in value
+    ):
+        return "contains control or invisible characters"
+    cleaned = clean_text(value)
+    if not cleaned and required:
+        return "must not be blank"
+    if len(cleaned) > max_length:
+        return f"is longer than {max_length} characters"
+    return None

@@ -23,11 +23,13 @@ from resolvers.errors import CodedError
 from schema.audit import AuditEvent
 from schema.demand import Demand
 from schema.errors import ErrorPolicy
+from schema.evaluation import Evaluation, EvaluationMutations
 from schema.extensions import AccessLog, AuthenticationGate, SqlCost
 from schema.household import Household, Membership
 from schema.lifecycle import LifecycleMutations
 from schema.merge import MergeMutations
 from schema.mutation import HouseholdMutations
+from schema.note import Note, NoteMutations
 from schema.organisation import Organisation, Territory, User
 from schema.orientation import Orientation, Stay
 from schema.person import Person
@@ -49,6 +51,8 @@ NODE_TYPES = [
     Place,
     Orientation,
     Stay,
+    Evaluation,
+    Note,
 ]
 
 
@@ -56,7 +60,9 @@ NODE_TYPES = [
     description="Changes to the household graph. Each takes one `input` and returns a payload "
     "with the changed objects and `userErrors` (business refusals: nothing was written)."
 )
-class Mutation(HouseholdMutations, LifecycleMutations, MergeMutations):
+class Mutation(
+    HouseholdMutations, LifecycleMutations, MergeMutations, EvaluationMutations, NoteMutations
+):
     pass
 
 

@@ -12,7 +12,9 @@ from auth.policy import ROLE_DESCRIPTIONS
 from auth.policy import Role as _Role
 from models import DemandKind as _DemandKind
 from models import DemandStatus as _DemandStatus
+from models import EvaluationKind as _EvaluationKind
 from models import ExitReason as _ExitReason
+from models import FlashCriterion as _FlashCriterion
 from models import OrganisationKind as _OrganisationKind
 from models import OrientationStatus as _OrientationStatus
 from models import PlaceType as _PlaceType
@@ -45,6 +47,8 @@ if TYPE_CHECKING:
     RefusalReason = _RefusalReason
     ExitReason = _ExitReason
     QueueOrder = _QueueOrder
+    EvaluationKind = _EvaluationKind
+    FlashCriterion = _FlashCriterion
 else:
     Role = described_enum(
         _Role, "What a user does, which decides what they may see and do.", ROLE_DESCRIPTIONS
@@ -159,6 +163,30 @@ else:
         {
             _QueueOrder.PRIORITY: "Most urgent first (priority 1), then longest waiting.",
             _QueueOrder.WAITING_TIME: "Longest waiting first.",
+        },
+    )
+    EvaluationKind = described_enum(
+        _EvaluationKind,
+        "The two kinds of evaluation of a household.",
+        {
+            _EvaluationKind.FLASH: "Flash evaluation: a vulnerability level (1-4) and the "
+            "criteria checked, done in a minute (category FLASH_EVALUATION).",
+            _EvaluationKind.DEEP: "Deep social evaluation in sections, replacing the old "
+            "social report (category EVALUATION).",
+        },
+    )
+    FlashCriterion = described_enum(
+        _FlashCriterion,
+        "A vulnerability criterion checked in a flash evaluation.",
+        {
+            _FlashCriterion.CHILDREN_UNDER_3: "A child under 3 years old in the household.",
+            _FlashCriterion.PREGNANCY: "A pregnant member.",
+            _FlashCriterion.HEALTH_ISSUE: "A health problem needing care soon.",
+            _FlashCriterion.DISABILITY: "A member with a disability or reduced mobility.",
+            _FlashCriterion.ELDERLY: "A member aged 65 or more.",
+            _FlashCriterion.VIOLENCE: "Fleeing or exposed to violence.",
+            _FlashCriterion.STREET_TONIGHT: "Would sleep in the street tonight.",
+            _FlashCriterion.NO_RESOURCES: "No resources at all.",
         },
     )
 

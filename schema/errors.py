@@ -7,12 +7,15 @@ from typing import TYPE_CHECKING, Any
 
 import strawberry
 from graphql import GraphQLError
+from strawberry.exceptions import StrawberryInputCoercionError
 from strawberry.extensions import MaskErrors
 
 from resolvers.demand_write import DemandErrorCode as _DemandErrorCode
 from resolvers.errors import CodedError, ErrorCode, request_id_var
+from resolvers.evaluation_write import EvaluationErrorCode as _EvaluationErrorCode
 from resolvers.household_write import HouseholdErrorCode as _HouseholdErrorCode
 from resolvers.household_write import Problem
+from resolvers.note_write import NoteErrorCode as _NoteErrorCode
 from resolvers.person_write import PersonErrorCode as _PersonErrorCode
 from schema.enums import DemandStatus, described_enum, to_schema
 
@@ -37,6 +40,8 @@ if TYPE_CHECKING:
     HouseholdErrorCode = _HouseholdErrorCode
     PersonErrorCode = _PersonErrorCode
     DemandErrorCode = _DemandErrorCode
+    EvaluationErrorCode = _EvaluationErrorCode
+    NoteErrorCode = _NoteErrorCode
 else:
     HouseholdErrorCode = described_enum(
         _HouseholdErrorCode,
@@ -70,6 +75,38 @@ else:
                 "NO_VACANCY": "No vacancy is left in these places (someone took the last one).",
                 "WRONG_PLACE": "No such place in a structure of the household's territory.",
                 "INVALID_INPUT": "The input is inconsistent (see `message`).",
+            },
+        ),
+    )
+    EvaluationErrorCode = described_enum(
+        _EvaluationErrorCode,
+        "Why `recordEvaluation` was refused.",
+        _descriptions(
+            _EvaluationErrorCode,
+            {
+                "INVALID_LEVEL": "A flash evaluation needs a vulnerability level from 1 to 4.",
+                "INVALID_SECTIONS": "The deep evaluation's sections are not a JSON object of "
+                "known section keys and texts, or are all empty (`field` names the section).",
+                "INVALID_INPUT": "A field of the other kind of evaluation was given.",
+            },
+        ),
+    )
+    NoteErrorCode = described_enum(
+        _NoteErrorCode,
+        "Why a note mutation was refused.",
+        _descriptions(
+            _NoteErrorCode,
+            {
+                "NOT_FOUND": "The note (or its household) does not exist, was deleted, or is "
+                "not visible to you.",
+                "NOT_AUTHOR": "Only the note's author may edit or delete it.",
+                "NOT_A_MEMBER": "A concerned person is not a current member of the household.",
+                "INVALID_TITLE": "The title is blank, longer than 200 characters, on several "
+                "lines, or contains control characters.",
+                "INVALID_BODY": "The text is blank, longer than 20,000 characters, or contains "
+                "control characters.",
+                "INVALID_PIN_DATE": "`until` is not in the future, is more than 366 days "
+                "away, or has no time zone.",
             },
         ),
     )
@@ -108,6 +145,40 @@ class DemandUserError(UserError):
     current_version: int | None = strawberry.field(
         description="With STALE_VERSION: the version now."
     )
+
+
+@strawberry.type(description="Why `recordEvaluation` was refused.")
+class EvaluationUserError(UserError):
+    code: EvaluationErrorCode = strawberry.field(description="Machine-readable reason.")
+
+
+def evaluation_errors(problems: list[Problem]) -> list[EvaluationUserError]:
+    return [
+        EvaluationUserError(
+            code=to_schema(EvaluationErrorCode, p.code), message=p.message, field=p.field
+        )
+        for p in problems
+    ]
+
+
+@strawberry.type(description="Why a note mutation was refused.")
+class NoteUserError(UserError):
+    code: NoteErrorCode = strawberry.field(description="Machine-readable reason.")
+    current_version: int | None = strawberry.field(
+        description="With STALE_VERSION: the note's version now."
+    )
+
+
+def note_errors(problems: list[Problem]) -> list[NoteUserError]:
+    return [
+        NoteUserError(
+            code=to_schema(NoteErrorCode, p.code),
+            message=p.message,
+            field=p.field,
+            current_version=p.current_version,
+        )
+        for p in problems
+    ]
 
 
 def household_errors(problems: list[Problem]) -> list[HouseholdUserError]:
@@ -160,7 +231,9 @@ class ErrorPolicy(MaskErrors):
         original = error.original_error
         if original is None:
             return False
-        return not isinstance(original, CodedError)
+        # A variable that does not fit its type (a DateTime "yesterday", a missing Int!) is
+        # the client's error, reported by graphql-core or strawberry as such.
+        return not isinstance(original, CodedError | GraphQLError | StrawberryInputCoercionError)
 
     def anonymise_error(self, error: GraphQLError) -> GraphQLError:
         request_id = request_id_var.get()
@@ -184,9 +257,12 @@ def add_missing_codes(response: dict[str, Any]) -> dict[str, Any]:
     for error in response.get("errors") or []:
         extensions = error.setdefault("extensions", {})
         if "code" not in extensions:
-            extensions["code"] = (
-                ErrorCode.GRAPHQL_PARSE_FAILED.value
-                if str(error.get("message", "")).startswith("Syntax Error")
-                else ErrorCode.GRAPHQL_VALIDATION_FAILED.value
-            )
+            message = str(error.get("message", ""))
+            if message.startswith("Syntax Error"):
+                code = ErrorCode.GRAPHQL_PARSE_FAILED
+            elif message.startswith("Variable '$"):  # a value that does not fit its type
+                code = ErrorCode.BAD_USER_INPUT
+            else:
+                code = ErrorCode.GRAPHQL_VALIDATION_FAILED
+            extensions["code"] = code.value
     return response

@@ -10,22 +10,34 @@ import strawberry
 from sqlalchemy import Row
 
 from auth.policy import Category
+from models import EvaluationKind as _EvaluationKind
+from resolvers import evaluation as evaluations
 from resolvers import household as resolve
+from resolvers import note as notes
+from resolvers.arguments import enum_arg
+from resolvers.audit import audit_filter
 from resolvers.loaders import then
 from resolvers.pagination import DEFAULT_PAGE
-from schema.enums import Relationship, to_schema
+from schema.enums import EvaluationKind, Relationship, to_schema
 from schema.node import After, Connection, First, Node, connection_of, encode_id
 from schema.organisation import Territory, territory_from_row
 from schema.permissions import SensitivityCategory, sensitive
+from schema.summary import HouseholdSummary
 
 if TYPE_CHECKING:
-    from schema.audit import AuditEvent
+    from schema.audit import AuditEvent, AuditFilter
     from schema.demand import Demand
+    from schema.evaluation import Evaluation
+    from schema.note import Note, NoteFilter
     from schema.person import Person
 
 PersonRef = Annotated["Person", strawberry.lazy("schema.person")]
 DemandRef = Annotated["Demand", strawberry.lazy("schema.demand")]
 AuditEventRef = Annotated["AuditEvent", strawberry.lazy("schema.audit")]
+AuditFilterRef = Annotated["AuditFilter", strawberry.lazy("schema.audit")]
+EvaluationRef = Annotated["Evaluation", strawberry.lazy("schema.evaluation")]
+NoteRef = Annotated["Note", strawberry.lazy("schema.note")]
+NoteFilterRef = Annotated["NoteFilter", strawberry.lazy("schema.note")]
 
 
 @strawberry.type(
@@ -65,6 +77,13 @@ class Household(Node):
     )
     def is_protected(self) -> bool | None:
         return self.is_protected_value
+
+    @strawberry.field(
+        description="The record's header: member count, reference person, open demands, "
+        "latest flash level, pinned notes, when it was last saved."
+    )
+    def summary(self) -> HouseholdSummary:
+        return HouseholdSummary(row_id=self.row_id, last_saved_at=self.last_activity_at)
 
     @strawberry.field(description="The territory (département) whose SIAO handles the household.")
     def territory(self, info: strawberry.Info) -> Territory | None:
@@ -106,19 +125,86 @@ class Household(Node):
         )
 
     @sensitive(
+        Category.FLASH_EVALUATION,
+        "The household's evaluations, newest first: the history of its flash and deep "
+        "evaluations. Their content is restricted further by kind (`criteria`: "
+        "FLASH_EVALUATION, `sections`: EVALUATION).",
+    )
+    def evaluations(
+        self,
+        info: strawberry.Info,
+        kind: Annotated[
+            EvaluationKind | None,
+            strawberry.argument(description="Only evaluations of this kind; default both."),
+        ] = None,
+        first: First = DEFAULT_PAGE,
+        after: After = None,
+    ) -> Connection[EvaluationRef] | None:
+        from schema.evaluation import evaluation_from_row
+
+        return then(  # type: ignore[no-any-return]
+            evaluations.evaluations(
+                info.context, self.row_id, enum_arg(_EvaluationKind, kind), first, after
+            ),
+            lambda page: connection_of(page, evaluation_from_row),
+        )
+
+    @sensitive(
+        Category.FLASH_EVALUATION,
+        "The most recent evaluation of a kind; null if there is none.",
+    )
+    def latest_evaluation(
+        self,
+        info: strawberry.Info,
+        kind: Annotated[EvaluationKind, strawberry.argument(description="Flash or deep.")],
+    ) -> EvaluationRef | None:
+        from schema.evaluation import evaluation_from_row
+
+        latest_kind = enum_arg(_EvaluationKind, kind)
+        assert latest_kind is not None
+        return then(  # type: ignore[no-any-return]
+            evaluations.latest(info.context, self.row_id, latest_kind), evaluation_from_row
+        )
+
+    @sensitive(
+        Category.NOTES,
+        "The notes about the household: those pinned now first, then newest first. A pin "
+        "whose date has passed counts no more (nothing needs to clear it).",
+    )
+    def notes(
+        self,
+        info: strawberry.Info,
+        filter: Annotated[
+            NoteFilterRef | None, strawberry.argument(description="Narrows the list.")
+        ] = None,
+        first: First = DEFAULT_PAGE,
+        after: After = None,
+    ) -> Connection[NoteRef] | None:
+        from schema.note import note_from_row
+
+        return then(  # type: ignore[no-any-return]
+            notes.notes(info.context, self.row_id, filter, first, after),
+            lambda page: connection_of(page, note_from_row),
+        )
+
+    @sensitive(
         Category.AUDIT,
-        "The change log (suivi des modifications) of the household, newest first.",
+        "The change log (suivi des modifications) of the household, newest first: who "
+        "changed what, when, from what to what (values you may not read are masked).",
     )
     def audit_events(
         self,
         info: strawberry.Info,
+        filter: Annotated[
+            AuditFilterRef | None, strawberry.argument(description="Narrows the log.")
+        ] = None,
         first: First = DEFAULT_PAGE,
         after: After = None,
     ) -> Connection[AuditEventRef] | None:
         from schema.audit import audit_event_from_row
 
         return then(  # type: ignore[no-any-return]
-            resolve.audit_events(info.context, self.row_id, first, after),
+            resolve.audit_events(info.context, self.row_id, audit_filter(filter), first, after),
             lambda page: connection_of(page, audit_event_from_row),
         )
 

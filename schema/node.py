@@ -3,62 +3,20 @@
 from __future__ import annotations
 
 import base64
-import binascii
 import uuid
 from collections.abc import Awaitable, Callable
 from typing import Annotated, Any, Generic, TypeVar
 
 import strawberry
 
-from resolvers.errors import bad_input
+from resolvers.node import NODE_TYPES, decode_id, decode_uuid
 from resolvers.pagination import ResolvedPage
 
 T = TypeVar("T")
 
-NODE_TYPES = frozenset(
-    {
-        "Household",
-        "Person",
-        "Membership",
-        "Demand",
-        "AuditEvent",
-        "User",
-        "Organisation",
-        "Territory",
-        "Structure",
-        "Place",
-        "Orientation",
-        "Stay",
-    }
-)
-# Ids that are global but name no Node (not fetchable with `node`).
-OTHER_ID_TYPES = frozenset({"PersonMerge"})
-
 
 def encode_id(type_name: str, raw: uuid.UUID | str) -> strawberry.ID:
     return strawberry.ID(base64.b64encode(f"{type_name}:{raw}".encode()).decode())
-
-
-def decode_id(global_id: str, expected: str | None = None) -> tuple[str, str]:
-    """`(type name, raw id)` of a global id; a clear BAD_USER_INPUT error otherwise."""
-    try:
-        decoded = base64.b64decode(global_id.encode(), validate=True).decode()
-        type_name, raw = decoded.split(":", 1)
-    except (binascii.Error, UnicodeError, ValueError):
-        raise bad_input(f"Malformed global id {global_id[:60]!r}.", field="id") from None
-    if type_name not in NODE_TYPES | OTHER_ID_TYPES:
-        raise bad_input(f"Malformed global id {global_id[:60]!r}.", field="id")
-    if expected is not None and type_name != expected:
-        raise bad_input(f"Expected an id of a {expected}, got one of a {type_name}.", field="id")
-    return type_name, raw
-
-
-def decode_uuid(global_id: str, expected: str) -> uuid.UUID:
-    _, raw = decode_id(global_id, expected)
-    try:
-        return uuid.UUID(raw)
-    except ValueError:
-        raise bad_input(f"Malformed global id {global_id[:60]!r}.", field="id") from None
 
 
 # The arguments of every connection.
@@ -116,3 +74,6 @@ def connection_of(page: ResolvedPage, convert: Callable[[Any], Any]) -> Connecti
         ),
         _count=page.count,
     )
+
+
+__all__ = ["NODE_TYPES", "Node", "decode_id", "decode_uuid", "encode_id"]

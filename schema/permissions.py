@@ -99,7 +99,9 @@ class SensitiveDirective:
     locations=[Location.FIELD_DEFINITION],
     name="writes",
     description="The mutation writes data of this category: only viewers the rights matrix "
-    "lets write it may call it (others get a FORBIDDEN error and nothing changes).",
+    "lets write it may call it (others get a FORBIDDEN error and nothing changes). Repeated "
+    "when what the mutation writes depends on its input: the description says which.",
+    repeatable=True,
 )
 class WritesDirective:
     category: SensitivityCategory = strawberry.field(description="The category of data written.")
@@ -197,6 +199,37 @@ def sensitive_subscription(category: Category, description: str) -> Any:
         description=_note(category, description, Access.READ),
         extensions=[PermissionExtension(permissions=[Sensitive(category)], use_directives=True)],
     )
+
+
+class WritesAny(_Forbidding):
+    """Lets in viewers who may write one of `categories`; the resolver then checks the one
+    its input needs (its description must say so)."""
+
+    message = "You may not change this data."
+
+    def __init__(self, categories: tuple[Category, ...]) -> None:
+        self.categories = categories
+
+    def has_permission(self, source: Any, info: strawberry.Info, **kwargs: Any) -> bool:
+        viewer = info.context.viewer
+        return viewer is not None and any(viewer.may(c, Access.WRITE) for c in self.categories)
+
+
+def writes_one_of(categories: tuple[Category, ...], description: str) -> Callable[[Any], Any]:
+    """A mutation writing data of one of `categories`, depending on its input (declared
+    with one `@writes` per category; the rights matrix lists each)."""
+    notes = "; ".join(
+        f"category {c.value} writable by {', '.join(who_may(c, Access.WRITE)) or 'nobody'}"
+        for c in categories
+    )
+    mutation: Callable[[Any], Any] = strawberry.mutation(
+        description=f"{description} Restricted: {notes}.",
+        directives=[
+            WritesDirective(category=to_schema(SensitivityCategory, c)) for c in categories
+        ],
+        extensions=[PermissionExtension(permissions=[WritesAny(categories)], use_directives=False)],
+    )
+    return mutation
 
 
 def writes(category: Category, description: str) -> Callable[[Any], Any]:

@@ -25,8 +25,10 @@ from resolvers.queue import QueueOrder as _QueueOrder
 from schema.audit import audit_event_from_row
 from schema.demand import Demand, demand_from_row
 from schema.enums import DemandKind, DemandStatus, PlaceType, QueueOrder
+from schema.evaluation import evaluation_from_row
 from schema.household import Household, household_from_row, membership_from_row
 from schema.node import After, Connection, First, Node, connection_of, decode_id, decode_uuid
+from schema.note import note_from_row
 from schema.organisation import (
     Me,
     organisation_from_row,
@@ -52,6 +54,8 @@ _CONVERT: dict[str, Any] = {
     "Place": place_from_row,
     "Orientation": orientation_from_row,
     "Stay": stay_from_row,
+    "Evaluation": evaluation_from_row,
+    "Note": note_from_row,
 }
 MAX_NODES = 100
 

@@ -57,11 +57,22 @@ mutation ($input: CreateDemandInput!) {
   }
 }"""
 
-TABLES = ("households", "persons", "memberships", "demands", "demand_persons", "audit_events")
+TABLES = (
+    "households",
+    "persons",
+    "memberships",
+    "demands",
+    "demand_persons",
+    "evaluations",
+    "notes",
+    "note_persons",
+    "audit_events",
+)
 
 
 async def snapshot(sql: asyncpg.Connection) -> dict[str, Any]:
-    """Row counts and household/person versions: what a refused write must not change."""
+    """Row counts, household/person versions, notes' content, pins and deletions: what a
+    refused write must not change."""
     counts = {t: await sql.fetchval(f"SELECT count(*) FROM {t}") for t in TABLES}
     versions = await sql.fetchval(
         "SELECT md5(string_agg(id::text || version, ',' ORDER BY id)) FROM households"
@@ -69,7 +80,11 @@ async def snapshot(sql: asyncpg.Connection) -> dict[str, Any]:
     people = await sql.fetchval(
         "SELECT md5(string_agg(id::text || version || first_name, ',' ORDER BY id)) FROM persons"
     )
-    return {**counts, "household_versions": versions, "person_versions": people}
+    notes = await sql.fetchval(
+        "SELECT md5(string_agg(concat_ws('|', id, version, title, body, pinned_until, deleted_at),"
+        " ',' ORDER BY id)) FROM notes"
+    )
+    return {**counts, "household_versions": versions, "person_versions": people, "notes": notes}
 
 
 def gid(type_name: str, raw: object) -> str:
@@ -449,6 +464,13 @@ async def test_writes_to_a_household_out_of_scope_answer_not_found(
         ("{ households(first: 1000) { totalCount } }", {}, "BAD_USER_INPUT"),
         ('{ households(after: "!!") { totalCount } }', {}, "BAD_USER_INPUT"),
         ("{ households { edges { node { nope } } } }", {}, "GRAPHQL_VALIDATION_FAILED"),
+        (
+            f'query ($at: DateTime!) {{ household(reference: "{FIRST_75_REFERENCE}") '
+            "{ members(at: $at) { validFrom } } }",
+            {"at": "yesterday"},
+            "BAD_USER_INPUT",
+        ),
+        ("query ($n: Int!) { households(first: $n) { totalCount } }", {}, "BAD_USER_INPUT"),
     ],
 )
 async def test_malformed_requests_get_a_coded_graphql_error(

@@ -13,10 +13,17 @@ from typing import Any
 
 import asyncpg
 import pytest
-from graphql import GraphQLObjectType, get_named_type, is_composite_type
+from graphql import (
+    GraphQLEnumType,
+    GraphQLObjectType,
+    Undefined,
+    get_named_type,
+    is_composite_type,
+    is_non_null_type,
+)
 from starlette.applications import Starlette
 
-from auth.policy import Access, Category, PartnerScope, Relationship, allowed
+from auth.policy import AUDITED_FIELDS, Access, Category, PartnerScope, Relationship, allowed
 from auth.settings import Settings
 from auth.tokens import PartnerGrant, mint_dev_token
 from models.demo import FIRST_75_REFERENCE
@@ -101,24 +108,35 @@ async def ids_of(sql: asyncpg.Connection, reference: str) -> dict[str, str]:
     )
     demand = await one_row(sql, "SELECT id FROM demands WHERE household_id = $1 LIMIT 1", hid)
     audit = await one_row(sql, "SELECT id FROM audit_events WHERE household_id = $1 LIMIT 1", hid)
+    note = await one_row(sql, "SELECT id FROM notes WHERE household_id = $1 LIMIT 1", hid)
+    evaluation = await one_row(
+        sql, "SELECT id FROM evaluations WHERE household_id = $1 AND kind = 'DEEP' LIMIT 1", hid
+    )
     return {
         "Household": gid("Household", hid),
         "Person": gid("Person", membership["person_id"]),
         "Membership": gid("Membership", membership["id"]),
         "Demand": gid("Demand", demand["id"]),
         "AuditEvent": gid("AuditEvent", audit["id"]),
+        "Evaluation": gid("Evaluation", evaluation["id"]),
+        "Note": gid("Note", note["id"]),
     }
 
 
 def selection(type_name: str, field_name: str) -> str:
+    """The field, with its required arguments (the first value of an enum) and a minimal
+    sub-selection."""
     graphql_type = build_schema()._schema.type_map[type_name]
     assert isinstance(graphql_type, GraphQLObjectType)
     field = graphql_type.fields[field_name]
-    return (
-        f"{field_name} {{ __typename }}"
-        if is_composite_type(get_named_type(field.type))
-        else field_name
-    )
+    required = []
+    for name, argument in field.args.items():
+        if is_non_null_type(argument.type) and argument.default_value is Undefined:
+            enum = get_named_type(argument.type)
+            assert isinstance(enum, GraphQLEnumType), f"{type_name}.{field_name}({name})"
+            required.append(f"{name}: {next(iter(enum.values))}")
+    call = f"{field_name}({', '.join(required)})" if required else field_name
+    return f"{call} {{ __typename }}" if is_composite_type(get_named_type(field.type)) else call
 
 
 def forbidden_at(answer: Answer, path: list[str | int]) -> bool:
@@ -448,6 +466,20 @@ def test_published_rights_matrix_is_current() -> None:
     )
 
 
+async def test_every_field_the_change_log_records_has_a_category(sql: asyncpg.Connection) -> None:
+    """A field missing from `AUDITED_FIELDS` is masked for everyone: safe, but useless."""
+    recorded = await sql.fetch(
+        "SELECT DISTINCT entity_type, jsonb_object_keys(changes) AS field FROM audit_events"
+    )
+    assert {r["entity_type"] for r in recorded} >= {"Person", "Evaluation", "Note", "Demand"}
+    missing = [
+        (r["entity_type"], r["field"])
+        for r in recorded
+        if r["field"] not in AUDITED_FIELDS.get(r["entity_type"], {})
+    ]
+    assert missing == []
+
+
 def test_every_personal_looking_field_has_a_category() -> None:
     """Deny by default: a field whose name says it carries personal data must be restricted."""
     personal = {
@@ -464,6 +496,11 @@ def test_every_personal_looking_field_has_a_category() -> None:
         "changes",
         "householdReference",
         "concernedPersons",
+        "title",
+        "body",
+        "sections",
+        "criteria",
+        "vulnerabilityLevel",
     }
     restricted = {(f.type_name, f.field_name) for f in restricted_fields()}
     schema = build_schema()._schema

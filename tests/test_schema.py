@@ -23,6 +23,8 @@ CONTRACT_TYPES = {
     "Territory",
     "Node",
     "PageInfo",
+    "Evaluation",
+    "Note",
 }
 CONTRACT_ROOT_FIELDS = {"node", "nodes", "me", "household", "households"}
 CONTRACT_MUTATIONS = {
@@ -31,6 +33,9 @@ CONTRACT_MUTATIONS = {
     "moveHouseholdMember",
     "updatePerson",
     "createDemand",
+    "recordEvaluation",
+    "createNote",
+    "pinNote",
 }
 
 

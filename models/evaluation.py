@@ -1,0 +1,95 @@
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import CheckConstraint, DateTime, ForeignKey, Index, SmallInteger, String, func
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB
+from sqlalchemy.orm import Mapped, mapped_column
+
+from auth.policy import Category
+from models.base import Base, text_enum, uuid_pk
+
+
+class EvaluationKind(StrEnum):
+    FLASH = "FLASH"
+    DEEP = "DEEP"
+
+
+# The category each kind of evaluation is written (and its content read) under.
+EVALUATION_CATEGORY: dict[EvaluationKind, Category] = {
+    EvaluationKind.FLASH: Category.FLASH_EVALUATION,
+    EvaluationKind.DEEP: Category.EVALUATION,
+}
+
+
+class FlashCriterion(StrEnum):
+    """The vulnerability criteria a flash evaluation checks. Open question for the policy:
+    PREGNANCY, HEALTH_ISSUE, DISABILITY and VIOLENCE say in one word what the HEALTH and
+    VIOLENCE categories protect, yet they are read under FLASH_EVALUATION, which the
+    matrix opens to structures (who may read neither HEALTH nor VIOLENCE)."""
+
+    CHILDREN_UNDER_3 = "CHILDREN_UNDER_3"
+    PREGNANCY = "PREGNANCY"
+    HEALTH_ISSUE = "HEALTH_ISSUE"
+    DISABILITY = "DISABILITY"
+    ELDERLY = "ELDERLY"
+    VIOLENCE = "VIOLENCE"
+    STREET_TONIGHT = "STREET_TONIGHT"
+    NO_RESOURCES = "NO_RESOURCES"
+
+
+class DeepSection(StrEnum):
+    """The sections of a deep evaluation (the keys of its `sections` object)."""
+
+    HOUSING_PATH = "housingPath"
+    FAMILY_SITUATION = "familySituation"
+    RESOURCES = "resources"
+    HEALTH = "health"
+    SOCIAL_SUPPORT = "socialSupport"
+    RECOMMENDATION = "recommendation"
+
+
+SECTION_MAX = 10_000  # characters of one section's text
+
+
+def _sql_list(values: type[StrEnum]) -> str:
+    return ", ".join(f"'{v.value}'" for v in values)
+
+
+class Evaluation(Base):
+    """A flash or deep evaluation of a household. Append-only: a new evaluation is a new
+    row (the history is the evaluations themselves); an update trigger (migration 0005)
+    refuses any change to a recorded one."""
+
+    __tablename__ = "evaluations"
+    __table_args__ = (
+        Index("ix_evaluations_household_kind_created", "household_id", "kind", "created_at", "id"),
+        CheckConstraint("vulnerability_level BETWEEN 1 AND 4", name="level_range"),
+        CheckConstraint(
+            "(kind = 'FLASH') = (vulnerability_level IS NOT NULL AND criteria IS NOT NULL)",
+            name="flash_has_level_and_criteria",
+        ),
+        CheckConstraint("(kind = 'DEEP') = (sections IS NOT NULL)", name="deep_has_sections"),
+        CheckConstraint(
+            f"criteria <@ ARRAY[{_sql_list(FlashCriterion)}]::varchar[]", name="known_criteria"
+        ),
+        CheckConstraint(
+            "jsonb_typeof(sections) = 'object' "
+            f"AND sections - ARRAY[{_sql_list(DeepSection)}] = '{{}}'::jsonb",
+            name="known_sections",
+        ),
+    )
+
+    id: Mapped[uuid.UUID] = uuid_pk()
+    household_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("households.id"))
+    kind: Mapped[EvaluationKind] = mapped_column(text_enum(EvaluationKind, "evaluation_kind"))
+    # FLASH: the vulnerability level (1 = most vulnerable ... 4) and the criteria checked.
+    vulnerability_level: Mapped[int | None] = mapped_column(SmallInteger)
+    criteria: Mapped[list[str] | None] = mapped_column(ARRAY(String(32)))
+    # DEEP: free text per section, keyed by `DeepSection` values.
+    sections: Mapped[dict[str, Any] | None] = mapped_column(JSONB(none_as_null=True))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    created_by: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id"))

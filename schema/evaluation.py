@@ -1,0 +1,163 @@
+"""Evaluations (flash and deep) and `recordEvaluation`."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import TYPE_CHECKING, Annotated, Any
+
+import strawberry
+from sqlalchemy import Row
+from strawberry.scalars import JSON
+
+from auth.policy import Category
+from models import EvaluationKind as _EvaluationKind
+from models import FlashCriterion as _FlashCriterion
+from resolvers import audit
+from resolvers import evaluation as resolve
+from resolvers import evaluation_write as write
+from resolvers.arguments import enum_arg
+from resolvers.household import household as load_household
+from resolvers.loaders import then
+from schema.enums import EvaluationKind, FlashCriterion, to_schema
+from schema.errors import EvaluationUserError, evaluation_errors
+from schema.node import Node, decode_uuid, encode_id
+from schema.organisation import User, user_from_row
+from schema.permissions import sensitive, writes_one_of
+
+if TYPE_CHECKING:
+    from schema.household import Household
+
+HouseholdRef = Annotated["Household", strawberry.lazy("schema.household")]
+
+SECTIONS_DOC = (
+    "a JSON object of free texts keyed by section: `housingPath` (parcours logement), "
+    "`familySituation`, `resources`, `health`, `socialSupport`, `recommendation`"
+)
+
+
+@strawberry.type(
+    description="An evaluation of a household: flash (vulnerability level and criteria, done "
+    "in a minute) or deep (the social evaluation in sections). Never edited: a new "
+    "evaluation is recorded instead, so the list of them is the history."
+)
+class Evaluation(Node):
+    kind: EvaluationKind = strawberry.field(description="Flash or deep.")
+    vulnerability_level: int | None = sensitive(
+        Category.FLASH_EVALUATION,
+        "Flash: the vulnerability level, from 1 (low) to 4 (very high); null for a deep one.",
+    )
+    criteria: list[FlashCriterion] | None = sensitive(
+        Category.FLASH_EVALUATION,
+        "Flash: the vulnerability criteria checked (possibly none); null for a deep one.",
+    )
+    sections: JSON | None = sensitive(
+        Category.EVALUATION,
+        f"Deep: {SECTIONS_DOC}; sections left empty are absent. Null for a flash one.",
+    )
+    created_at: datetime = strawberry.field(description="When it was recorded.")
+    row_id: strawberry.Private[uuid.UUID]
+    household_id: strawberry.Private[uuid.UUID]
+    author_id: strawberry.Private[uuid.UUID | None]
+
+    @property
+    def household_key(self) -> uuid.UUID:
+        return self.household_id
+
+    @strawberry.field(description="Who recorded it.")
+    def author(self, info: strawberry.Info) -> User | None:
+        if self.author_id is None:
+            return None
+        return then(audit.actor(info.context, self.author_id), user_from_row)  # type: ignore[no-any-return]
+
+    @strawberry.field(description="The household evaluated.")
+    def household(self, info: strawberry.Info) -> HouseholdRef | None:
+        from schema.household import household_from_row
+
+        return then(load_household(info.context, self.household_id), household_from_row)  # type: ignore[no-any-return]
+
+
+def evaluation_from_row(row: Row[Any] | None) -> Evaluation | None:
+    if row is None:
+        return None
+    return Evaluation(
+        id=encode_id("Evaluation", row.id),
+        kind=to_schema(EvaluationKind, row.kind),
+        vulnerability_level=row.vulnerability_level,
+        criteria=(
+            None if row.criteria is None else [to_schema(FlashCriterion, c) for c in row.criteria]
+        ),
+        sections=row.sections,
+        created_at=row.created_at,
+        row_id=row.id,
+        household_id=row.household_id,
+        author_id=row.created_by,
+    )
+
+
+@strawberry.input(
+    description="A new evaluation. Flash: `vulnerabilityLevel` and `criteria`. Deep: `sections`."
+)
+class RecordEvaluationInput:
+    household_id: strawberry.ID = strawberry.field(description="The household evaluated.")
+    kind: EvaluationKind = strawberry.field(description="Flash or deep.")
+    vulnerability_level: int | None = strawberry.field(
+        default=None, description="Flash: from 1 (low) to 4 (very high vulnerability)."
+    )
+    criteria: list[FlashCriterion] | None = strawberry.field(
+        default=None, description="Flash: the criteria checked (duplicates are ignored)."
+    )
+    sections: JSON | None = strawberry.field(
+        default=None,
+        description=f"Deep: {SECTIONS_DOC}. At least one is filled in; each is at most "
+        "10,000 characters.",
+    )
+
+    def to_new(self) -> write.NewEvaluation:
+        kind = enum_arg(_EvaluationKind, self.kind)
+        assert kind is not None
+        return write.NewEvaluation(
+            kind=kind,
+            vulnerability_level=self.vulnerability_level,
+            criteria=(
+                None
+                if self.criteria is None
+                else [c for c in (enum_arg(_FlashCriterion, c) for c in self.criteria) if c]
+            ),
+            sections=self.sections,
+        )
+
+
+@strawberry.type(description="Result of `recordEvaluation`.")
+class RecordEvaluationPayload:
+    user_errors: list[EvaluationUserError] = strawberry.field(
+        description="Why nothing was recorded; empty on success."
+    )
+    evaluation_id: strawberry.Private[uuid.UUID | None]
+
+    @strawberry.field(description="The new evaluation; null if refused.")
+    def evaluation(self, info: strawberry.Info) -> Evaluation | None:
+        if self.evaluation_id is None:
+            return None
+        return then(resolve.evaluation(info.context, self.evaluation_id), evaluation_from_row)  # type: ignore[no-any-return]
+
+
+@strawberry.type
+class EvaluationMutations:
+    @writes_one_of(
+        (Category.FLASH_EVALUATION, Category.EVALUATION),
+        "Record a flash or deep evaluation of a household; earlier ones stay in its history. "
+        "A flash evaluation needs the right to write FLASH_EVALUATION, a deep one the right "
+        "to write EVALUATION (FORBIDDEN otherwise, and nothing is written).",
+    )
+    async def record_evaluation(
+        self,
+        info: strawberry.Info,
+        input: Annotated[RecordEvaluationInput, strawberry.argument(description="The evaluation.")],
+    ) -> RecordEvaluationPayload:
+        evaluation_id, problems = await write.record_evaluation(
+            info.context, decode_uuid(input.household_id, "Household"), input.to_new()
+        )
+        return RecordEvaluationPayload(
+            user_errors=evaluation_errors(problems), evaluation_id=evaluation_id
+        )
