@@ -304,7 +304,8 @@ query ($first: Int!) {
     totalCount
     edges { node { id kind status priority submittedAt
       concernedPersons { firstName lastName }
-      household { reference members { relationship person { firstName lastName } } } } }
+      household { reference members { relationship person { firstName lastName } }
+        latestEvaluation(kind: FLASH) { vulnerabilityLevel createdAt } } } }
   }
 }"""
 

@@ -7,6 +7,7 @@ viewer relationship that can be set up with the demo data, reads each field thro
 
 from __future__ import annotations
 
+import base64
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -123,6 +124,25 @@ async def ids_of(sql: asyncpg.Connection, reference: str) -> dict[str, str]:
     }
 
 
+async def orient_to_chrs(siao: Run, sql: asyncpg.Connection, demand: str) -> None:
+    place = await one_row(
+        sql,
+        "SELECT p.id FROM places p JOIN organisations o ON o.id = p.organisation_id "
+        "WHERE o.name = 'CHRS Les Tilleuls' AND p.place_type = 'INSERTION'",
+    )
+    await sql.execute(
+        "UPDATE demands SET status = 'SUBMITTED', submitted_at = now() WHERE id = $1::uuid",
+        base64.b64decode(demand).decode().split(":", 1)[1],
+    )
+    answer = await siao(
+        "mutation ($i: ProposeOrientationInput!) { proposeOrientation(input: $i) "
+        "{ userErrors { code message } } }",
+        i={"demandId": demand, "placeId": gid("Place", place["id"])},
+    )
+    assert answer.data is not None, answer.errors
+    assert answer.data["proposeOrientation"]["userErrors"] == []
+
+
 def selection(type_name: str, field_name: str) -> str:
     """The field, with its required arguments (the first value of an enum) and a minimal
     sub-selection."""
@@ -153,7 +173,20 @@ async def test_every_restricted_field_answers_exactly_as_the_policy_says(
     fields = [f for f in restricted_fields() if f.directive == "sensitive" and f.type_name in ids]
     assert {f.type_name for f in fields} == set(ids), "every node type has restricted fields"
     cases = 0
-    for setup in SETUPS:
+    for login in OUTSIDERS:
+        run = as_setup(Setup(login, Relationship.NONE, login))
+        for type_name, node_id in ids.items():
+            answer = await run("query ($id: ID!) { node(id: $id) { id } }", id=node_id)
+            assert answer.data == {"node": None}, (login, type_name)
+            assert answer.errors == []
+            cases += 1
+    # Now orient a demand of the household to the CHRS: its manager stands in the
+    # ORIENTED_OR_HOSTING relationship to it from then on.
+    await orient_to_chrs(as_setup(SETUPS[1]), sql, ids["Demand"])
+    manager = Setup(
+        "structure it is oriented to", Relationship.ORIENTED_OR_HOSTING, "manager.chrs@demo.siao"
+    )
+    for setup in [*SETUPS, manager]:
         run = as_setup(setup)
         scopes = setup.partner_scopes or frozenset()
         for item in fields:
@@ -173,15 +206,8 @@ async def test_every_restricted_field_answers_exactly_as_the_policy_says(
             else:
                 assert answer.errors == [], (setup.name, item, answer.errors)
             cases += 1
-    for login in OUTSIDERS:
-        run = as_setup(Setup(login, Relationship.NONE, login))
-        for type_name, node_id in ids.items():
-            answer = await run("query ($id: ID!) { node(id: $id) { id } }", id=node_id)
-            assert answer.data == {"node": None}, (login, type_name)
-            assert answer.errors == []
-            cases += 1
     print(f"rights matrix: {cases} cases checked")  # noqa: T201
-    assert cases == len(fields) * len(SETUPS) + len(OUTSIDERS) * len(ids)
+    assert cases == len(fields) * (len(SETUPS) + 1) + len(OUTSIDERS) * len(ids)
 
 
 async def test_aliases_fragments_and_nodes_cannot_widen_access(
