@@ -364,10 +364,24 @@ def main(argv: list[str] | None = None) -> int:
     matrix.add_argument("--write", action="store_true", help="write docs/rights-matrix.md")
     lifecycle = sub.add_parser("lifecycle", help="print the demand lifecycle diagram (Mermaid)")
     lifecycle.add_argument("--write", action="store_true", help="write docs/demand-lifecycle.md")
+    bench = sub.add_parser("bench", help="reproducible measurements (see bench/README.md)")
+    bench_sub = bench.add_subparsers(dest="bench_command", required=True)
+    bench_seed = bench_sub.add_parser(
+        "seed", help="generate a realistic dataset with COPY (DATABASE_URL or embedded)"
+    )
+    bench_seed.add_argument("--persons", type=int, required=True, help="how many persons")
+    bench_seed.add_argument("--seed", type=int, default=1, help="random seed (deterministic)")
+    bench_sub.add_parser(
+        "run",
+        add_help=False,
+        help="serve and load-test the work list (arguments: see python -m bench.throughput -h)",
+    )
     schema_cmd = sub.add_parser("schema", help="schema tools")
     schema_sub = schema_cmd.add_subparsers(dest="schema_command", required=True)
     schema_sub.add_parser("export", help=f"write the SDL to {SDL_PATH}")
-    args = parser.parse_args(argv)
+    args, extra = parser.parse_known_args(argv)
+    if extra and not (args.command == "bench" and args.bench_command == "run"):
+        parser.error(f"unrecognized arguments: {' '.join(extra)}")
 
     configure_logging()
     settings = Settings.from_env()
@@ -406,6 +420,18 @@ def main(argv: list[str] | None = None) -> int:
             print(f"Wrote {DOC_PATH}")
         else:
             print(text, end="")
+        return 0
+    if args.command == "bench":
+        if args.bench_command == "run":
+            from bench.throughput import main as throughput
+
+            return throughput(extra)
+        from bench.seed import seed
+
+        url = resolve_database(settings)
+        upgrade(url)
+        report = asyncio.run(seed(url, args.persons, seed=args.seed))
+        print(report.summary())
         return 0
     if args.command == "lifecycle":
         from models.lifecycle import DOC_PATH as LIFECYCLE_DOC

@@ -142,3 +142,11 @@ async def test_the_vital_check_exercises_search_and_demand_creation_and_leaves_n
         assert await snapshot(conn) == before
     finally:
         await conn.close()
+
+
+def test_cli_bench_seed_generates_the_persons_asked(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, database_url: str
+) -> None:
+    monkeypatch.setenv("DATABASE_URL", database_url)
+    assert main(["bench", "seed", "--persons", "500"]) == 0
+    assert "500 persons" in capsys.readouterr().out

@@ -1,0 +1,234 @@
+"""The benchmark's data generator (`bench.seed`): what it writes holds the domain's
+invariants, the counts it reports are the tables', and a seed gives the same persons."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+
+import asyncpg
+import pytest
+
+from bench import seed as bench_seed
+from bench.seed import SeedReport, seed
+from migrations import upgrade
+from tests.conftest import Databases, _admin, _plain
+
+PERSONS = 2_000
+
+NewDatabase = Callable[[], Awaitable[str]]
+
+
+@pytest.fixture
+async def new_database(databases: Databases) -> AsyncIterator[NewDatabase]:
+    """Makes empty databases migrated to head (no demo data); drops them all at the end,
+    whatever happened."""
+    names: list[str] = []
+
+    async def make() -> str:
+        name = f"siao_seed_{uuid.uuid4().hex[:12]}"
+        names.append(name)
+        await _admin(databases.server_url, f'CREATE DATABASE "{name}"')
+        url = _plain(databases.url(name))
+        upgrade(url)
+        return url
+
+    try:
+        yield make
+    finally:
+        for name in names:
+            await _admin(databases.server_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+async def _persons_digest(url: str) -> str:
+    conn = await asyncpg.connect(url)
+    try:
+        digest = await conn.fetchval(
+            "SELECT md5(string_agg(concat_ws('|', id, first_name, last_name, usage_name, "
+            "birth_date, sex), ',' ORDER BY id)) FROM persons"
+        )
+    finally:
+        await conn.close()
+    assert isinstance(digest, str)
+    return digest
+
+
+async def _count(conn: asyncpg.Connection, query: str) -> int:
+    value = await conn.fetchval(query)
+    assert isinstance(value, int), query
+    return value
+
+
+async def test_seed_writes_a_consistent_realistic_dataset(new_database: NewDatabase) -> None:
+    url = await new_database()
+    report = await seed(url, PERSONS)
+    assert isinstance(report, SeedReport)
+    assert report.checks == "sql"  # the test server's role is a superuser
+    conn = await asyncpg.connect(url)
+    try:
+        assert await _count(conn, "SELECT count(*) FROM persons") == PERSONS
+        # The counts reported are the tables' (the database was empty).
+        for table, rows in report.rows.items():
+            assert await _count(conn, f"SELECT count(*) FROM {table}") == rows, table
+        assert report.rows["persons"] == PERSONS
+        assert report.persons_per_second > 0
+        # Every person has exactly one open membership.
+        assert not await _count(
+            conn,
+            """
+            SELECT count(*) FROM persons p WHERE (
+                SELECT count(*) FROM memberships m
+                WHERE m.person_id = p.id AND upper_inf(m.validity)) <> 1
+            """,
+        )
+        # About 2% moved: a closed membership elsewhere, ending when the open one begins.
+        moved = await conn.fetch(
+            """
+            SELECT o.person_id, upper(c.validity) = lower(o.validity) AS gap_free,
+                   c.household_id <> o.household_id AS elsewhere
+            FROM memberships c JOIN memberships o
+              ON o.person_id = c.person_id AND upper_inf(o.validity)
+            WHERE NOT upper_inf(c.validity)
+            """
+        )
+        assert 0.01 * PERSONS <= len(moved) <= 0.04 * PERSONS
+        assert all(r["gap_free"] and r["elsewhere"] for r in moved)
+        # Every household is active, with 1 to 8 current members, mostly 1 to 3.
+        sizes = await conn.fetch(
+            """
+            SELECT h.closed_at, count(m.id) AS size FROM households h
+            LEFT JOIN memberships m ON m.household_id = h.id AND upper_inf(m.validity)
+            GROUP BY h.id
+            """
+        )
+        assert all(r["closed_at"] is None and 1 <= r["size"] <= 8 for r in sizes)
+        assert sum(r["size"] for r in sizes) == PERSONS
+        assert sum(1 for r in sizes if r["size"] <= 3) > 0.7 * len(sizes)
+        assert max(r["size"] for r in sizes) >= 6
+        # References: unique, 10 digits, out of the demo's and the sequence's ranges.
+        references = [r["reference"] for r in await conn.fetch("SELECT reference FROM households")]
+        assert len(set(references)) == len(references)
+        assert all(len(r) == 10 and r.isdigit() and int(r[2:]) >= 50_000_000 for r in references)
+        # Every demand concerns someone, and only members of its household at that time.
+        assert not await _count(
+            conn,
+            "SELECT count(*) FROM demands d WHERE NOT EXISTS "
+            "(SELECT 1 FROM demand_persons dp WHERE dp.demand_id = d.id)",
+        )
+        assert not await _count(
+            conn,
+            """
+            SELECT count(*) FROM demand_persons dp JOIN demands d ON d.id = dp.demand_id
+            WHERE NOT EXISTS (
+                SELECT 1 FROM memberships m
+                WHERE m.person_id = dp.person_id AND m.household_id = d.household_id
+                  AND m.validity @> d.created_at)
+            """,
+        )
+        kinds = await conn.fetch("SELECT DISTINCT kind FROM demands")
+        assert {r["kind"] for r in kinds} == {"EMERGENCY", "INSERTION"}
+        assert await _count(conn, "SELECT count(DISTINCT status) FROM demands") >= 6
+        demands = report.rows["demands"] / report.rows["households"]
+        assert 1.3 <= demands <= 1.7
+        assert 0.2 <= report.rows["accompaniments"] / report.rows["households"] <= 0.4
+        # A CREATE audit event per household and per demand.
+        assert report.rows["audit_events"] == report.rows["households"] + report.rows["demands"]
+        # Ages fit relationships: children at least 14 years younger than the reference
+        # person, parents at least 14 years older.
+        assert not await _count(
+            conn,
+            """
+            SELECT count(*) FROM memberships m
+            JOIN persons p ON p.id = m.person_id
+            JOIN memberships r ON r.household_id = m.household_id
+              AND r.relationship = 'REFERENCE_PERSON' AND upper_inf(r.validity)
+            JOIN persons rp ON rp.id = r.person_id
+            WHERE (m.relationship = 'CHILD' AND p.birth_date < rp.birth_date + 14 * 365)
+               OR (m.relationship = 'PARENT' AND p.birth_date > rp.birth_date - 14 * 365)
+            """,
+        )
+        # French names: accents, compound names, common names that repeat.
+        names = await conn.fetch("SELECT first_name, last_name FROM persons")
+        assert any(
+            n["first_name"] != n["first_name"].encode("ascii", "ignore").decode() for n in names
+        )
+        assert any("-" in n["first_name"] for n in names)
+        assert any("-" in n["last_name"] or " " in n["last_name"] for n in names)
+        assert (
+            await _count(
+                conn,
+                "SELECT max(n) FROM "
+                "(SELECT count(*) AS n FROM persons GROUP BY lower(last_name)) AS c",
+            )
+            >= 15
+        )
+    finally:
+        await conn.close()
+
+
+async def test_seed_is_deterministic_and_can_be_called_again(new_database: NewDatabase) -> None:
+    first, second = await new_database(), await new_database()
+    await seed(first, 300, seed=7)
+    await seed(second, 300, seed=7)
+    assert await _persons_digest(first) == await _persons_digest(second)
+    # Another seed, other persons.
+    third = await new_database()
+    await seed(third, 300, seed=8)
+    assert await _persons_digest(third) != await _persons_digest(first)
+    # A second call on the same database adds to it: references continue, nothing collides.
+    again = await seed(first, 200, seed=7, territories=("75", "2A"))
+    assert again.rows["persons"] == 200
+    assert again.rows["territories"] == 1  # 2A; 75 was there
+    conn = await asyncpg.connect(first)
+    try:
+        assert await _count(conn, "SELECT count(*) FROM persons") == 500
+        assert await _count(conn, "SELECT count(DISTINCT reference) FROM households") == (
+            await _count(conn, "SELECT count(*) FROM households")
+        )
+        assert await _count(conn, "SELECT count(*) FROM households WHERE territory_code = '2A'") > 0
+    finally:
+        await conn.close()
+    assert int(again.references["75"][0]) > 7550000000  # after the first call's
+    assert again.references["2A"][0] == "2050000000"
+
+
+async def test_the_database_triggers_accept_the_data(new_database: NewDatabase) -> None:
+    # The same rules, checked by the deferred constraint triggers and foreign keys
+    # themselves instead of the set-based queries.
+    # (With random version-4 ids, the other id layout.)
+    url = await new_database()
+    report = await seed(url, 400, seed=3, checks="triggers", ids="random")
+    assert (report.checks, report.ids) == ("triggers", "random")
+    assert report.rows["persons"] == 400
+    conn = await asyncpg.connect(url)
+    try:
+        versions = await conn.fetch("SELECT DISTINCT substr(id::text, 15, 1) AS v FROM persons")
+        assert [r["v"] for r in versions] == ["4"]
+    finally:
+        await conn.close()
+
+
+async def test_a_broken_row_fails_the_checks_and_nothing_is_committed(
+    new_database: NewDatabase, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    history = bench_seed._Generator.history
+
+    def broken(
+        self: bench_seed._Generator, chunk: bench_seed._Chunk, start: int, stop: int
+    ) -> None:
+        history(self, chunk, start, stop)
+        demand = chunk.rows["demand_persons"][0][0]
+        chunk.rows["demand_persons"].append((demand, str(uuid.uuid4())))  # nobody
+
+    monkeypatch.setattr(bench_seed._Generator, "history", broken)
+    url = await new_database()
+    with pytest.raises(bench_seed.SeedCheckFailed) as failure:
+        await seed(url, 100)
+    assert "demand_person_is_member" in str(failure.value)
+    assert "fk_demand_persons_person_id_persons" in str(failure.value)
+    conn = await asyncpg.connect(url)
+    try:
+        assert not await _count(conn, "SELECT count(*) FROM persons")
+        assert not await _count(conn, "SELECT count(*) FROM users")
+    finally:
+        await conn.close()
