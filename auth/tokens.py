@@ -66,7 +66,10 @@ def load_or_create_dev_key(settings: Settings) -> Ed25519PrivateKey:
         serialization.PrivateFormat.PKCS8,
         serialization.NoEncryption(),
     )
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:  # another worker created it first: use theirs
+        return load_or_create_dev_key(settings)
     with os.fdopen(fd, "wb") as fh:
         fh.write(pem)
     return key

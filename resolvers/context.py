@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
+from aiodataloader import DataLoader
 from sqlalchemy import Executable, Result, insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 
@@ -123,6 +124,13 @@ class Context:
             await conn.execute(insert(AccessEvent), rows)
 
     async def close(self) -> None:
+        # Drop the loaders and their caches now: they and the context reference each other,
+        # and thousands of rows per request would otherwise wait for a GC cycle.
+        loaders = self.__dict__.pop("loaders", None)
+        if loaders is not None:
+            for loader in vars(loaders).values():
+                if isinstance(loader, DataLoader):
+                    loader.clear_all()
         if self._read_conn is not None:
             await self._read_conn.close()
             self._read_conn = None

@@ -9,12 +9,13 @@ from typing import Any
 import strawberry
 from graphql import GraphQLError
 from strawberry.extensions import (
-    MaxAliasesLimiter,
+    AddValidationRules,
     MaxTokensLimiter,
     ParserCache,
-    QueryDepthLimiter,
     ValidationCache,
 )
+from strawberry.extensions.max_aliases import create_validator as aliases_validator
+from strawberry.extensions.query_depth_limiter import create_validator as depth_validator
 from strawberry.schema.config import StrawberryConfig
 from strawberry.types import ExecutionContext
 
@@ -88,8 +89,15 @@ def build_schema(settings: Settings | None = None) -> strawberry.Schema:
         partial(ParserCache, maxsize=256),
         partial(ValidationCache, maxsize=256),
         partial(MaxTokensLimiter, max_token_count=settings.max_tokens),
-        partial(QueryDepthLimiter, max_depth=settings.max_depth),
-        partial(MaxAliasesLimiter, max_alias_count=settings.max_aliases),
+        partial(
+            AddValidationRules,
+            # Built once: the validation cache is keyed by the rule classes, and the
+            # limiters would build new ones for every request (so it would never hit).
+            [
+                depth_validator(settings.max_depth, None),
+                aliases_validator(settings.max_aliases),
+            ],
+        ),
         AuthenticationGate,
         AccessLog,
     ]
