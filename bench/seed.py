@@ -90,6 +90,7 @@ import orjson
 
 from auth.policy import Role
 from models.demand import DemandKind, DemandStatus
+from models.demo import STATUSES as DEMO_STATUSES
 from models.household import Relationship
 from models.organisation import OrganisationKind
 from models.person import Sex
@@ -442,32 +443,7 @@ PLACE_TYPES: Final = Picker(  # recommended to insertion demands
 # Household sizes, as in the demo data: mostly 1 to 3, up to 8 (mean 2.3).
 SIZES: Final = Picker("12345678", weights=(46, 19, 14, 10, 6, 3, 1, 1))
 DEMAND_COUNTS: Final = (1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 2, 2, 2, 2, 2, 3, 4)  # mean 1.5
-STATUS_WEIGHTS: Final = {  # (kind, recent?) -> weights, as the demo data
-    (DemandKind.EMERGENCY, True): {DemandStatus.SUBMITTED: 8, DemandStatus.PLACED: 2},
-    (DemandKind.EMERGENCY, False): {
-        DemandStatus.PLACED: 6,
-        DemandStatus.UNMET: 3,
-        DemandStatus.SUBMITTED: 1,
-        DemandStatus.CANCELLED: 1,
-    },
-    (DemandKind.INSERTION, True): {
-        DemandStatus.DRAFT: 2,
-        DemandStatus.SUBMITTED: 4,
-        DemandStatus.IN_REVIEW: 4,
-        DemandStatus.ORIENTED: 2,
-        DemandStatus.CANCELLED: 1,
-    },
-    (DemandKind.INSERTION, False): {
-        DemandStatus.DRAFT: 1,
-        DemandStatus.IN_REVIEW: 1,
-        DemandStatus.ORIENTED: 2,
-        DemandStatus.ACCEPTED: 2,
-        DemandStatus.IN_STAY: 4,
-        DemandStatus.CLOSED: 3,
-        DemandStatus.REFUSED: 1,
-        DemandStatus.CANCELLED: 1,
-    },
-}
+STATUS_WEIGHTS: Final = DEMO_STATUSES  # (kind, recent?) -> weights: those of the demo data
 STATUSES: Final = {
     (kind.value, recent): Picker([s.value for s in weights], weights=list(weights.values()))
     for (kind, recent), weights in STATUS_WEIGHTS.items()
