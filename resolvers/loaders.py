@@ -175,28 +175,50 @@ class MembershipsByPersonIdLoader(SqlLoader[uuid.UUID, list[Row[Any]]]):
         return many_per_key(await self.rows(stmt), keys, "person_id")
 
 
-class DemandByIdLoader(SqlLoader[uuid.UUID, Row[Any] | None]):
+class ScopedByIdLoader(SqlLoader[uuid.UUID, Row[Any] | None]):
+    """Rows of a household-owned table by id, within the row scope."""
+
+    table: Table
+
     async def batch_load_fn(self, keys: list[uuid.UUID]) -> list[Row[Any] | None]:
-        stmt = select(demands_t).where(
-            demands_t.c.id.in_(keys),
-            demands_t.c.household_id.in_(self.ctx.scope.household_ids()),
+        t = self.table
+        stmt = select(t).where(
+            t.c.id.in_(keys), t.c.household_id.in_(self.ctx.scope.household_ids())
         )
         return one_per_key(await self.rows(stmt), keys)
 
 
-class ConcernedPersonsByDemandIdLoader(SqlLoader[uuid.UUID, list[Row[Any]]]):
+class ConcernedPersonsLoader(SqlLoader[uuid.UUID, list[Row[Any]]]):
+    """The persons a household-owned record (demand, note) concerns, through its link
+    table (`parent` rows, `link` with `<key>` and `person_id`), within the row scope."""
+
+    parent: Table
+    link: Table
+    key: str
+
     async def batch_load_fn(self, keys: list[uuid.UUID]) -> list[list[Row[Any]]]:
+        parent, link = self.parent, self.link
         stmt = (
-            select(persons_t, demand_persons_t.c.demand_id)
-            .join(demand_persons_t, demand_persons_t.c.person_id == persons_t.c.id)
-            .join(demands_t, demands_t.c.id == demand_persons_t.c.demand_id)
+            select(persons_t, link.c[self.key])
+            .join(link, link.c.person_id == persons_t.c.id)
+            .join(parent, parent.c.id == link.c[self.key])
             .where(
-                demand_persons_t.c.demand_id.in_(keys),
-                demands_t.c.household_id.in_(self.ctx.scope.household_ids()),
+                link.c[self.key].in_(keys),
+                parent.c.household_id.in_(self.ctx.scope.household_ids()),
             )
             .order_by(persons_t.c.last_name, persons_t.c.first_name, persons_t.c.id)
         )
-        return many_per_key(await self.rows(stmt), keys, "demand_id")
+        return many_per_key(await self.rows(stmt), keys, self.key)
+
+
+class DemandByIdLoader(ScopedByIdLoader):
+    table = demands_t
+
+
+class ConcernedPersonsByDemandIdLoader(ConcernedPersonsLoader):
+    parent = demands_t
+    link = demand_persons_t
+    key = "demand_id"
 
 
 @dataclass(frozen=True, slots=True)
@@ -345,12 +367,8 @@ class AccessCountByHouseholdLoader(ChildCountLoader):
     table = access_t
 
 
-class AuditEventByIdLoader(SqlLoader[uuid.UUID, Row[Any] | None]):
-    async def batch_load_fn(self, keys: list[uuid.UUID]) -> list[Row[Any] | None]:
-        stmt = select(audit_t).where(
-            audit_t.c.id.in_(keys), audit_t.c.household_id.in_(self.ctx.scope.household_ids())
-        )
-        return one_per_key(await self.rows(stmt), keys)
+class AuditEventByIdLoader(ScopedByIdLoader):
+    table = audit_t
 
 
 class UserByIdLoader(SqlLoader[uuid.UUID, Row[Any] | None]):
@@ -374,13 +392,8 @@ class TerritoryByCodeLoader(SqlLoader[str, Row[Any] | None]):
         return one_per_key(await self.rows(stmt), keys, "code")
 
 
-class MembershipByIdLoader(SqlLoader[uuid.UUID, Row[Any] | None]):
-    async def batch_load_fn(self, keys: list[uuid.UUID]) -> list[Row[Any] | None]:
-        stmt = select(memberships_t).where(
-            memberships_t.c.id.in_(keys),
-            memberships_t.c.household_id.in_(self.ctx.scope.household_ids()),
-        )
-        return one_per_key(await self.rows(stmt), keys)
+class MembershipByIdLoader(ScopedByIdLoader):
+    table = memberships_t
 
 
 class Loaders:
@@ -580,17 +593,6 @@ class _ByDemand(SqlLoader[uuid.UUID, list[Row[Any]]]):
             .order_by(t.c[self.order], t.c.id)
         )
         return many_per_key(await self.rows(stmt), keys, "demand_id")
-
-
-class ScopedByIdLoader(SqlLoader[uuid.UUID, Row[Any] | None]):
-    table: Table
-
-    async def batch_load_fn(self, keys: list[uuid.UUID]) -> list[Row[Any] | None]:
-        t = self.table
-        stmt = select(t).where(
-            t.c.id.in_(keys), t.c.household_id.in_(self.ctx.scope.household_ids())
-        )
-        return one_per_key(await self.rows(stmt), keys)
 
 
 class OrientationsByDemandLoader(_ByDemand):

@@ -34,12 +34,11 @@ from resolvers.loaders import (
     ChildCountLoader,
     ChildList,
     ChildPageLoader,
+    ConcernedPersonsLoader,
     ScopedByIdLoader,
     SqlLoader,
     audit_t,
-    many_per_key,
     one_per_key,
-    persons_t,
     users_t,
 )
 from resolvers.pagination import decode_ranked_cursor, encode_ranked_cursor
@@ -190,19 +189,10 @@ class NoteByIdLoader(SqlLoader[uuid.UUID, Row[Any] | None]):
         return one_per_key(await self.rows(stmt), keys)
 
 
-class ConcernedPersonsByNoteIdLoader(SqlLoader[uuid.UUID, list[Row[Any]]]):
-    async def batch_load_fn(self, keys: list[uuid.UUID]) -> list[list[Row[Any]]]:
-        stmt = (
-            select(persons_t, note_persons_t.c.note_id)
-            .join(note_persons_t, note_persons_t.c.person_id == persons_t.c.id)
-            .join(notes_t, notes_t.c.id == note_persons_t.c.note_id)
-            .where(
-                note_persons_t.c.note_id.in_(keys),
-                notes_t.c.household_id.in_(self.ctx.scope.household_ids()),
-            )
-            .order_by(persons_t.c.last_name, persons_t.c.first_name, persons_t.c.id)
-        )
-        return many_per_key(await self.rows(stmt), keys, "note_id")
+class ConcernedPersonsByNoteIdLoader(ConcernedPersonsLoader):
+    parent = notes_t
+    link = note_persons_t
+    key = "note_id"
 
 
 # --- the change log ----------------------------------------------------------------------
