@@ -374,7 +374,8 @@ def main(argv: list[str] | None = None) -> int:
     bench_sub.add_parser(
         "run",
         add_help=False,
-        help="serve and load-test the work list (arguments: see python -m bench.throughput -h)",
+        help="serve and load-test the scenarios: household record, work queue, person "
+        "search, create demand (arguments: see python -m bench.run -h)",
     )
     schema_cmd = sub.add_parser("schema", help="schema tools")
     schema_sub = schema_cmd.add_subparsers(dest="schema_command", required=True)
@@ -423,9 +424,9 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if args.command == "bench":
         if args.bench_command == "run":
-            from bench.throughput import main as throughput
+            from bench.run import main as bench_run
 
-            return throughput(extra)
+            return bench_run(extra)
         from bench.seed import seed
 
         url = resolve_database(settings)
