@@ -1,0 +1,331 @@
+"""The scenarios of `siao bench run`: the GraphQL documents that the front end sends, the
+data they are sent about (drawn from the database once, before the load), and the check
+of each answer.
+
+- record: one tab of the household record ("fiche ménage"), header included, for an
+  open household of the viewer's territory drawn at random; the tab is drawn too.
+- queue: the SIAO work queue, first page of 20, most urgent first.
+- search: `searchPersons` as a 115 operator types a name heard on the phone: a person of
+  the viewer's territory drawn at random, accents dropped, first and last name swapped
+  one time in two, one typo in a name of four letters or more.
+- create-demand: `createDemand` (emergency, tonight, every current member) for an open
+  household of the viewer's territory drawn at random; an answer with `userErrors` is an
+  error.
+
+The record tabs, the work queue and `createDemand` are the documents of
+tests/test_record.py, tests/test_lifecycle.py and tests/test_mutations.py, which check
+what they answer and cost (tests/test_bench_run.py checks that they stay the same); the
+search adds to tests/test_search.py's document what the screen shows (whom to call).
+"""
+
+from __future__ import annotations
+
+import random
+import unicodedata
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import asyncpg
+import orjson
+
+from bench.harness import Request
+from schema.node import encode_id
+
+SCENARIOS = ("record", "queue", "search", "create-demand")
+SAMPLE = 1000  # households or persons drawn per scenario
+
+HEADER = """
+fragment Header on Household {
+  reference version
+  summary {
+    memberCount referencePerson { firstName lastName } openDemands latestFlashLevel
+    pinnedNotes { id title pinnedUntil } lastSavedAt
+  }
+}"""
+TABS: dict[str, str] = {
+    "Ménage": """
+query Menage($ref: String!) {
+  household(reference: $ref) {
+    ...Header
+    territory { code name }
+    members { relationship validFrom person { id firstName lastName birthDate sex } }
+    demands(first: 5) { totalCount edges { node { kind status priority createdAt night } } }
+  }
+}"""
+    + HEADER,
+    "Identité": """
+query Identite($ref: String!) {
+  household(reference: $ref) {
+    ...Header
+    members {
+      relationship validFrom
+      person { id version firstName lastName usageName birthDate sex nationality phone }
+    }
+    memberHistory { relationship validFrom validTo person { firstName lastName } }
+  }
+}"""
+    + HEADER,
+    "Évaluations": """
+query Evaluations($ref: String!) {
+  household(reference: $ref) {
+    ...Header
+    flash: latestEvaluation(kind: FLASH) {
+      vulnerabilityLevel criteria createdAt author { displayName }
+    }
+    deep: latestEvaluation(kind: DEEP) {
+      sections createdAt author { displayName organisation { name } }
+    }
+    evaluations(first: 10) {
+      totalCount pageInfo { hasNextPage endCursor }
+      edges { node { id kind vulnerabilityLevel createdAt author { displayName } } }
+    }
+  }
+}"""
+    + HEADER,
+    "Notes": """
+query Notes($ref: String!, $filter: NoteFilter) {
+  household(reference: $ref) {
+    ...Header
+    members { person { id firstName lastName } }
+    notes(first: 20, filter: $filter) {
+      totalCount pageInfo { hasNextPage endCursor }
+      edges { node {
+        id title body isPinned pinnedUntil createdAt version
+        author { id displayName } concernedPersons { id firstName }
+      } }
+    }
+  }
+}"""
+    + HEADER,
+    "Suivi des modifications": """
+query SuiviDesModifications($ref: String!, $filter: AuditFilter) {
+  household(reference: $ref) {
+    ...Header
+    auditEvents(first: 20, filter: $filter) {
+      totalCount pageInfo { hasNextPage endCursor }
+      edges { node {
+        at action entityType entityId changes actor { displayName organisation { name } }
+      } }
+    }
+  }
+}"""
+    + HEADER,
+}
+QUEUE = """
+query ($first: Int!) {
+  demands(first: $first, orderBy: PRIORITY) {
+    totalCount
+    edges { node { id kind status priority submittedAt
+      concernedPersons { firstName lastName }
+      household { reference members { relationship person { firstName lastName } }
+        latestEvaluation(kind: FLASH) { vulnerabilityLevel createdAt } } } }
+  }
+}"""
+SEARCH = """
+query SearchPersons($q: String!, $first: Int!) {
+  searchPersons(query: $q, first: $first) {
+    totalCount
+    pageInfo { hasNextPage endCursor }
+    edges { node {
+      firstName lastName usageName birthDate sex householdReference accompanyingOrganisations
+      score
+    } }
+  }
+}"""
+CREATE_DEMAND = """
+mutation ($input: CreateDemandInput!) {
+  createDemand(input: $input) {
+    userErrors { code message field }
+    demand { id kind status concernedPersons { id } household { reference } }
+  }
+}"""
+QUEUE_PAGE = 20
+SEARCH_PAGE = 20
+
+
+@dataclass
+class Tally:
+    """Counts over every answer of a scenario (warm-up and floor included): answers
+    that passed their check, and for the search those that listed the person sought."""
+
+    ok: int = 0
+    found: int = 0
+    searched: int = 0
+
+    @property
+    def found_percent(self) -> float | None:
+        return round(100 * self.found / self.searched, 1) if self.searched else None
+
+
+@dataclass
+class Scenario:
+    """A scenario ready to play: `next_request()` draws the next request."""
+
+    name: str
+    next_request: Callable[[], Request]
+    documents: list[str]  # the labels of what it sends (one per record tab)
+    tally: Tally = field(default_factory=Tally)
+
+
+def plain(name: str) -> str:
+    """Lower case, accents dropped: what an operator types."""
+    decomposed = unicodedata.normalize("NFKD", name)
+    return "".join(c for c in decomposed if not unicodedata.combining(c)).lower()
+
+
+def typo(word: str, rng: random.Random) -> str:
+    """One slip of the fingers, never on the first letter: a letter replaced, dropped,
+    doubled, or two letters swapped."""
+    if len(word) < 4:
+        return word
+    i = rng.randrange(1, len(word) - 1)
+    kind = rng.randrange(4)
+    if kind == 0:
+        return word[:i] + rng.choice([c for c in "aeioulnrst" if c != word[i]]) + word[i + 1 :]
+    if kind == 2:
+        return word[:i] + word[i] + word[i:]
+    if kind == 3 and word[i] != word[i + 1]:
+        return word[:i] + word[i + 1] + word[i] + word[i + 2 :]
+    return word[:i] + word[i + 1 :]
+
+
+def mangle(first: str, last: str, rng: random.Random) -> str:
+    """A name as heard and typed: accents dropped, the order swapped one time in two, one
+    typo in one of the names that has four letters or more."""
+    names = [plain(first), plain(last)]
+    if rng.random() < 0.5:
+        names.reverse()
+    long = [i for i, n in enumerate(names) if len(n) >= 4]
+    if long:
+        i = rng.choice(long)
+        names[i] = typo(names[i], rng)
+    return " ".join(names)
+
+
+def _body(query: str, variables: dict[str, Any]) -> bytes:
+    return orjson.dumps({"query": query, "variables": variables})
+
+
+def _record(references: list[str], rng: random.Random, tally: Tally) -> Scenario:
+    tabs = list(TABS)
+
+    def check(data: Any) -> str | None:
+        household = data.get("household")
+        if household is None:
+            return "household not found"
+        if household["summary"]["memberCount"] < 1:
+            return "household without members"
+        tally.ok += 1
+        return None
+
+    def next_request() -> Request:
+        tab = rng.choice(tabs)
+        return _body(TABS[tab], {"ref": rng.choice(references)}), check, tab
+
+    return Scenario("record", next_request, tabs, tally)
+
+
+def _queue(tally: Tally) -> Scenario:
+    body = _body(QUEUE, {"first": QUEUE_PAGE})
+
+    def check(data: Any) -> str | None:
+        if data.get("demands") is None:
+            return "no work queue"
+        tally.ok += 1
+        return None
+
+    return Scenario("queue", lambda: (body, check, "queue"), ["queue"], tally)
+
+
+def _search(persons: list[tuple[str, str]], rng: random.Random, tally: Tally) -> Scenario:
+    def next_request() -> Request:
+        first, last = rng.choice(persons)
+
+        def check(data: Any) -> str | None:
+            tally.ok += 1
+            tally.searched += 1
+            edges = data["searchPersons"]["edges"]
+            if any(
+                e["node"]["firstName"] == first and e["node"]["lastName"] == last for e in edges
+            ):
+                tally.found += 1
+            return None
+
+        query = mangle(first, last, rng)
+        return _body(SEARCH, {"q": query, "first": SEARCH_PAGE}), check, "search"
+
+    return Scenario("search", next_request, ["search"], tally)
+
+
+def _create_demand(households: list[str], rng: random.Random, tally: Tally) -> Scenario:
+    def check(data: Any) -> str | None:
+        payload = data["createDemand"]
+        if payload["userErrors"]:
+            codes = ", ".join(e["code"] for e in payload["userErrors"])
+            return f"userErrors: {codes}"
+        if payload["demand"] is None or not payload["demand"]["concernedPersons"]:
+            return "no demand, or a demand that concerns nobody"
+        tally.ok += 1
+        return None
+
+    def next_request() -> Request:
+        household = rng.choice(households)
+        variables = {"input": {"householdId": household, "kind": "EMERGENCY", "priority": 2}}
+        return _body(CREATE_DEMAND, variables), check, "createDemand"
+
+    return Scenario("create-demand", next_request, ["createDemand"], tally)
+
+
+async def territory_of(conn: asyncpg.Connection[asyncpg.Record], login: str) -> str:
+    code = await conn.fetchval("SELECT territory_code FROM users WHERE login = $1", login)
+    if code is None:
+        raise RuntimeError(f"no user {login} with a territory: is the demo data loaded?")
+    return str(code)
+
+
+async def prepare(
+    conn: asyncpg.Connection[asyncpg.Record], name: str, territory: str, seed: int
+) -> Scenario:
+    """The scenario `name`, with its data drawn from the database (the same draw for the
+    same data and seed)."""
+    rng = random.Random(f"siao-bench-run:{name}:{seed}")
+    tally = Tally()
+    order = f"md5(h.id::text || '{seed}')"  # a stable draw that needs no sort key
+    if name == "queue":
+        return _queue(tally)
+    if name == "record":
+        rows = await conn.fetch(
+            f"SELECT h.reference FROM households h WHERE h.territory_code = $1 "
+            f"AND h.closed_at IS NULL ORDER BY {order} LIMIT $2",
+            territory,
+            SAMPLE,
+        )
+        return _record(_need(rows, name), rng, tally)
+    if name == "search":
+        rows = await conn.fetch(
+            "SELECT p.first_name, p.last_name FROM persons p "
+            "JOIN memberships m ON m.person_id = p.id AND upper_inf(m.validity) "
+            "JOIN households h ON h.id = m.household_id "
+            f"WHERE h.territory_code = $1 AND NOT h.protected ORDER BY {order}, p.id LIMIT $2",
+            territory,
+            SAMPLE,
+        )
+        return _search([(r["first_name"], r["last_name"]) for r in _need(rows, name)], rng, tally)
+    if name == "create-demand":
+        rows = await conn.fetch(
+            f"SELECT h.id FROM households h WHERE h.territory_code = $1 AND h.closed_at IS NULL "
+            f"ORDER BY {order} LIMIT $2",
+            territory,
+            SAMPLE,
+        )
+        return _create_demand(
+            [str(encode_id("Household", id_)) for id_ in _need(rows, name)], rng, tally
+        )
+    raise ValueError(f"unknown scenario {name!r}")
+
+
+def _need(rows: list[asyncpg.Record], name: str) -> list[Any]:
+    if not rows:
+        raise RuntimeError(f"{name}: nothing to draw from in the viewer's territory")
+    return [row if len(row) > 1 else row[0] for row in rows]
