@@ -11,6 +11,7 @@ import logging
 import os
 import sys
 import time
+import urllib.parse
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import replace
@@ -21,7 +22,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, JSONResponse, Response
+from starlette.responses import HTMLResponse, JSONResponse, Response, StreamingResponse
 from starlette.routing import Mount, Route, WebSocketRoute
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Receive, Scope, Send
@@ -158,25 +159,127 @@ class GraphQLEndpoint:
                 await ctx.close()
             return
         try:
-            header = Request(scope).headers.get("authorization")
-            if header:
-                scheme, _, token = header.partition(" ")
-                if scheme.lower() != "bearer" or not token.strip():
-                    await _unauthorized("expected `Bearer <token>`")(scope, receive, send)
-                    return
-                try:
-                    claims = await _verify(app_state.verifier, token.strip())
-                except InvalidToken as exc:
-                    await _unauthorized(exc.reason)(scope, receive, send)
-                    return
-                ctx.viewer = await load_viewer(ctx, claims)
-                if ctx.viewer is None:
-                    await _unauthorized("unknown or inactive user")(scope, receive, send)
-                    return
+            request = Request(scope)
+            refusal = _upload_refusal(request, settings) or await _authenticate(request, ctx)
+            if refusal is not None:
+                await refusal(scope, receive, send)
+                return
             scope.setdefault("state", {})["siao_context"] = ctx
             await self.graphql(scope, receive, send)
         finally:
             await ctx.close()
+
+
+def _http_error(status: int, code: str, message: str) -> JSONResponse:
+    return JSONResponse({"errors": [{"message": message, "extensions": {"code": code}}]}, status)
+
+
+PREFLIGHT_HEADERS = ("graphql-require-preflight", "apollo-require-preflight")
+MULTIPART_OVERHEAD = 1024 * 1024  # bytes of a multipart body besides the file itself
+
+
+def _upload_refusal(request: Request, settings: Settings) -> Response | None:
+    """CSRF guard of multipart requests (uploads): a browser sends a cross-site form post
+    without asking, but not one with a custom header, which needs a CORS preflight this
+    server never grants. So a multipart request must carry `GraphQL-Require-Preflight`
+    (or Apollo's `Apollo-Require-Preflight`). A body far above the upload limit is refused
+    before it is read."""
+    content_type = request.headers.get("content-type", "")
+    if not content_type.lower().startswith("multipart/"):
+        return None
+    if not any(request.headers.get(h, "").strip() for h in PREFLIGHT_HEADERS):
+        return _http_error(
+            400,
+            "CSRF_PREFLIGHT_REQUIRED",
+            "Multipart requests (uploads) need the header `GraphQL-Require-Preflight: 1`.",
+        )
+    length = request.headers.get("content-length", "")
+    if length.isdigit() and int(length) > settings.max_upload_bytes + MULTIPART_OVERHEAD:
+        return _http_error(
+            413,
+            "PAYLOAD_TOO_LARGE",
+            f"The request is larger than the upload limit ({settings.max_upload_bytes} bytes).",
+        )
+    return None
+
+
+async def _authenticate(
+    request: Request, ctx: Context, *, required: bool = False
+) -> Response | None:
+    """Sets `ctx.viewer` from the bearer token, or answers 401 (with a short reason, never
+    the token's content). Without a token: no viewer, unless `required`."""
+    header = request.headers.get("authorization")
+    if not header:
+        return _unauthorized("a bearer token is required") if required else None
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        return _unauthorized("expected `Bearer <token>`")
+    try:
+        claims = await _verify(request.app.state.verifier, token.strip())
+    except InvalidToken as exc:
+        return _unauthorized(exc.reason)
+    ctx.viewer = await load_viewer(ctx, claims)
+    if ctx.viewer is None:
+        return _unauthorized("unknown or inactive user")
+    return None
+
+
+async def download_attachment(request: Request) -> Response:
+    """GET /attachments/<id>?link=<link>: the file, to the viewer the link was made for,
+    before it expires, if they still may read its section (the row scope and category are
+    checked again now). The read is logged like any read of the category."""
+    from auth.links import InvalidLink, check_link
+    from auth.policy import SITUATION_CATEGORY, SituationSection
+    from models.storage import LocalStorage
+    from resolvers.attachment import attachment
+
+    app_state = request.app.state
+    settings: Settings = app_state.settings
+    ctx = Context(
+        engine=app_state.engine,
+        settings=settings,
+        request_id=request_id_var.get(),
+        viewer=None,
+        clock=app_state.clock,
+    )
+    try:
+        refusal = await _authenticate(request, ctx, required=True)
+        if refusal is not None:
+            return refusal
+        try:
+            attachment_id = uuid.UUID(request.path_params["attachment_id"])
+        except ValueError:
+            return _http_error(404, "NOT_FOUND", "No such attachment.")
+        try:
+            check_link(
+                settings,
+                request.query_params.get("link", ""),
+                attachment_id,
+                ctx.authenticated.login,
+                ctx.now,
+            )
+        except InvalidLink as exc:
+            return _http_error(403, exc.code, f"Download refused: {exc.reason}.")
+        row = await attachment(ctx, attachment_id)
+        if row is None:
+            return _http_error(404, "NOT_FOUND", "No such attachment.")
+        ctx.note_access(row.household_id, SITUATION_CATEGORY[SituationSection(row.section)])
+        await ctx.flush_access_log()
+        chunks = LocalStorage(settings.attachments_dir).open_chunks(row.storage_key)
+        quoted = urllib.parse.quote(row.file_name)
+        return StreamingResponse(
+            chunks,
+            media_type=row.content_type,
+            headers={
+                "Content-Disposition": f"attachment; filename*=UTF-8''{quoted}",
+                "Content-Length": str(row.size),
+                "Cache-Control": "no-store",
+                "X-Content-Type-Options": "nosniff",
+                "X-Content-SHA256": row.sha256,
+            },
+        )
+    finally:
+        await ctx.close()
 
 
 class RequestIdMiddleware:
@@ -261,11 +364,13 @@ def create_app(settings: Settings, database_url: str, clock: Clock | None = None
         graphql_ide="graphiql" if settings.is_dev else None,
         subscription_protocols=(GRAPHQL_TRANSPORT_WS_PROTOCOL,),
         allow_queries_via_get=False,
+        multipart_uploads_enabled=True,  # behind the CSRF guard of `_upload_refusal`
     )
     app = Starlette(
         routes=[
             Route("/graphql", GraphQLEndpoint(graphql), methods=["GET", "POST"]),
             WebSocketRoute("/graphql", GraphQLEndpoint(graphql)),
+            Route("/attachments/{attachment_id}", download_attachment, methods=["GET"]),
             Route("/health/live", live),
             Route("/health/ready", ready),
             Route("/health/vital", vital),

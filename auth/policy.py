@@ -219,6 +219,39 @@ AUDITED_FIELDS: dict[str, dict[str, Category | None]] = {
 }
 
 
+class SituationSection(StrEnum):
+    """The sections of the "Situation du ménage" tab (`models.situation` has their fields)."""
+
+    HOUSING_STEPS = "HOUSING_STEPS"
+    HOUSING_PRECARITY = "HOUSING_PRECARITY"
+    ACTIVITY = "ACTIVITY"
+    BUDGET = "BUDGET"
+    ADMINISTRATIVE = "ADMINISTRATIVE"
+    MEDICO_SOCIAL = "MEDICO_SOCIAL"
+    VIOLENCE = "VIOLENCE"
+
+
+# The category of every field of a section (DOMAIN.md, Sensitivity categories).
+SITUATION_CATEGORY: dict[SituationSection, Category] = {
+    SituationSection.HOUSING_STEPS: Category.SITUATION,
+    SituationSection.HOUSING_PRECARITY: Category.SITUATION,
+    SituationSection.ACTIVITY: Category.SITUATION,
+    SituationSection.BUDGET: Category.BUDGET,
+    SituationSection.ADMINISTRATIVE: Category.ADMINISTRATIVE,
+    SituationSection.MEDICO_SOCIAL: Category.HEALTH,
+    SituationSection.VIOLENCE: Category.VIOLENCE,
+}
+
+
+@cache
+def audited_fields() -> dict[str, dict[str, Category | None]]:
+    """`AUDITED_FIELDS` and the fields of the situation sections (each with its section's
+    category), which `models.situation` lists."""
+    from models.situation import audited_situation_fields
+
+    return {**AUDITED_FIELDS, **audited_situation_fields()}
+
+
 class DemandAction(StrEnum):
     """What can happen to a demand (the transitions of `models.lifecycle`)."""
 

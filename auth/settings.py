@@ -47,6 +47,9 @@ class Settings:
     max_aliases: int = 30
     max_tokens: int = 4000
     max_page_size: int = 100
+    # Attachments: the largest file accepted, and how long a download link lasts.
+    max_upload_bytes: int = 10 * 1024 * 1024
+    link_ttl_seconds: int = 300
 
     @property
     def is_dev(self) -> bool:
@@ -55,6 +58,14 @@ class Settings:
     @property
     def dev_key_path(self) -> Path:
         return self.data_dir / "dev-signing-key.pem"
+
+    @property
+    def attachments_dir(self) -> Path:
+        return self.data_dir / "attachments"
+
+    @property
+    def link_secret_path(self) -> Path:
+        return self.data_dir / "link-secret"
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -76,4 +87,6 @@ class Settings:
             max_aliases=_int("SIAO_MAX_ALIASES", cls.max_aliases),
             max_tokens=_int("SIAO_MAX_TOKENS", cls.max_tokens),
             max_page_size=_int("SIAO_MAX_PAGE_SIZE", cls.max_page_size),
+            max_upload_bytes=_int("SIAO_MAX_UPLOAD_BYTES", cls.max_upload_bytes),
+            link_ttl_seconds=_int("SIAO_LINK_TTL_SECONDS", cls.link_ttl_seconds),
         )

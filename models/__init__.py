@@ -1,5 +1,6 @@
 """SQLAlchemy tables, one module per aggregate; engine and sessions. Knows no GraphQL."""
 
+from models.attachment import Attachment
 from models.audit import AccessEvent, AuditEvent
 from models.base import Base
 from models.demand import Demand, DemandKind, DemandPerson, DemandStatus
@@ -9,11 +10,13 @@ from models.note import Note, NotePerson
 from models.organisation import Organisation, OrganisationKind, Territory, User
 from models.orientation import ExitReason, Orientation, OrientationStatus, RefusalReason, Stay
 from models.person import Person, PersonMerge, Sex
+from models.situation import SituationRecord
 from models.structure import Place, PlaceType
 
 __all__ = [
     "AccessEvent",
     "Accompaniment",
+    "Attachment",
     "AuditEvent",
     "Base",
     "DeepSection",
@@ -40,6 +43,7 @@ __all__ = [
     "RefusalReason",
     "Relationship",
     "Sex",
+    "SituationRecord",
     "Stay",
     "Territory",
     "User",

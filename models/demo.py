@@ -53,6 +53,7 @@ from models.household import Accompaniment, Household, Membership, Relationship
 from models.note import Note, NotePerson
 from models.organisation import Organisation, OrganisationKind, Territory, User
 from models.person import Person, Sex
+from models.situation import SituationRecord
 from models.structure import PlaceType
 
 Row = dict[str, Any]
@@ -690,6 +691,10 @@ class DemoBuilder:
 
         self.record = RecordBuilder(self)
         self.record.build()
+        from models.demo_situation import SituationBuilder
+
+        self.situation = SituationBuilder(self)
+        self.situation.build()
 
     def _follow(self, household: HouseholdDraft, org: str, n: int, login: str | None) -> None:
         at = household.created_at + timedelta(days=self.rng.randint(1, 20))
@@ -882,6 +887,7 @@ class DemoBuilder:
             (Evaluation, self.record.evaluations),
             (Note, self.record.notes),
             (NotePerson, self.record.note_persons),
+            (SituationRecord, self.situation.rows),
             (AuditEvent, self.events),
         ]
 
@@ -890,7 +896,8 @@ class DemoBuilder:
             f"{len(TERRITORIES)} territories, {len(ORGANISATIONS)} organisations, "
             f"{len(USERS)} users, {len(self.households)} households, "
             f"{len(self.persons)} persons, {len(self.demands)} demands, "
-            f"{len(self.record.evaluations)} evaluations, {len(self.record.notes)} notes"
+            f"{len(self.record.evaluations)} evaluations, {len(self.record.notes)} notes, "
+            f"{len(self.situation.rows)} situation sections"
         )
 
 

@@ -10,7 +10,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from auth.policy import AUDITED_FIELDS, LOGGED_READS, Access
+from auth.policy import LOGGED_READS, Access, audited_fields
 from models import AuditEvent
 from resolvers.arguments import field_of
 from resolvers.context import Context
@@ -30,7 +30,7 @@ MASKED = "restricted"
 def visible_changes(
     ctx: Context, entity_type: str, household_id: uuid.UUID | None, changes: dict[str, Any]
 ) -> dict[str, Any]:
-    """`changes` as this viewer may see them: a field whose category (`AUDITED_FIELDS`) the
+    """`changes` as this viewer may see them: a field whose category (`audited_fields()`) the
     viewer may not read becomes `{"restricted": "<CATEGORY>"}` (unknown fields: `"UNKNOWN"`),
     saying that it changed, never what it was. Reading one of the logged categories here is
     an access like any other (`LOGGED_READS`).
@@ -38,7 +38,7 @@ def visible_changes(
     Threat stopped: the change log, readable by more viewers than the data it records (the
     household reads it, not its notes), serving that data in its before/after values."""
     viewer = ctx.authenticated
-    fields = AUDITED_FIELDS.get(entity_type, {})
+    fields = audited_fields().get(entity_type, {})
     shown: dict[str, Any] = {}
     for name, change in changes.items():
         if name not in fields:

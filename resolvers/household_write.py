@@ -47,6 +47,8 @@ class Problem:
     field: list[str] | None = None
     current_version: int | None = None
     current_status: str | None = None
+    # STALE_VERSION of a situation section: what was saved since (`situation_write`).
+    changes: list[Any] | None = None
 
 
 class Refused(Exception):

@@ -39,8 +39,10 @@ from models.lifecycle import OPEN_STATUSES
 from resolvers.pagination import decode_cursor, encode_cursor
 
 if TYPE_CHECKING:
+    from resolvers.attachment import AttachmentByIdLoader, AttachmentsByHouseholdLoader
     from resolvers.context import Context
     from resolvers.duplicates import DuplicatesByPersonLoader
+    from resolvers.situation import SectionsByHouseholdLoader, SectionsByPersonLoader
 
 K = TypeVar("K", bound=Hashable)
 V = TypeVar("V")
@@ -541,6 +543,30 @@ class Loaders:
     @cached_property
     def concerned_by_note(self) -> record.ConcernedPersonsByNoteIdLoader:
         return record.ConcernedPersonsByNoteIdLoader(self._ctx)
+
+    @cached_property
+    def attachments_by_household(self) -> AttachmentsByHouseholdLoader:
+        from resolvers.attachment import AttachmentsByHouseholdLoader
+
+        return AttachmentsByHouseholdLoader(self._ctx)
+
+    @cached_property
+    def attachment_by_id(self) -> AttachmentByIdLoader:
+        from resolvers.attachment import AttachmentByIdLoader
+
+        return AttachmentByIdLoader(self._ctx)
+
+    @cached_property
+    def situation_by_household(self) -> SectionsByHouseholdLoader:
+        from resolvers.situation import SectionsByHouseholdLoader
+
+        return SectionsByHouseholdLoader(self._ctx)
+
+    @cached_property
+    def situation_by_person(self) -> SectionsByPersonLoader:
+        from resolvers.situation import SectionsByPersonLoader
+
+        return SectionsByPersonLoader(self._ctx)
 
 
 def load_all(loader: DataLoader[Any, Any], keys: Iterable[Any]) -> Awaitable[list[Any]]:

@@ -29,6 +29,7 @@ _LOADERS: dict[str, tuple[str, Any]] = {
     "Stay": ("stay_by_id", uuid.UUID),
     "Evaluation": ("evaluation_by_id", uuid.UUID),
     "Note": ("note_by_id", uuid.UUID),
+    "Attachment": ("attachment_by_id", uuid.UUID),
 }
 
 

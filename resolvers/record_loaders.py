@@ -27,7 +27,7 @@ from sqlalchemy import (
     select,
 )
 
-from auth.policy import AUDITED_FIELDS, Access
+from auth.policy import Access, audited_fields
 from models import Evaluation, EvaluationKind, Note, NotePerson
 from models.note import SEARCH_CONFIGS
 from resolvers.loaders import (
@@ -219,7 +219,7 @@ def _like(words: str) -> str:
 class _AuditList(ChildList):
     """Change-log events narrowed by an `AuditFilter`. `text` is looked for, accents and
     case ignored, in the action, the kind of record, the actor's name, and the before and
-    after values of the fields the viewer may read (`AUDITED_FIELDS`) and of no other:
+    after values of the fields the viewer may read (`audited_fields()`) and of no other:
     otherwise which events match would tell what a masked value contains."""
 
     table = audit_t
@@ -228,7 +228,7 @@ class _AuditList(ChildList):
         viewer = self.ctx.authenticated
         return [
             (entity, name)
-            for entity, fields in AUDITED_FIELDS.items()
+            for entity, fields in audited_fields().items()
             for name, category in fields.items()
             if category is None or viewer.may(category, Access.READ)
         ]

@@ -21,6 +21,7 @@ from strawberry.types import ExecutionContext
 
 from auth.settings import Settings
 from resolvers.errors import CodedError
+from schema.attachment import Attachment, AttachmentMutations
 from schema.audit import AuditEvent
 from schema.demand import Demand
 from schema.errors import ErrorPolicy
@@ -35,6 +36,7 @@ from schema.organisation import Organisation, Territory, User
 from schema.orientation import Orientation, Stay
 from schema.person import Person
 from schema.query import Query
+from schema.situation import SituationMutations
 from schema.structure import Place, Structure
 from schema.subscription import Subscription
 
@@ -54,6 +56,7 @@ NODE_TYPES = [
     Stay,
     Evaluation,
     Note,
+    Attachment,
 ]
 
 
@@ -62,7 +65,13 @@ NODE_TYPES = [
     "with the changed objects and `userErrors` (business refusals: nothing was written)."
 )
 class Mutation(
-    HouseholdMutations, LifecycleMutations, MergeMutations, EvaluationMutations, NoteMutations
+    HouseholdMutations,
+    LifecycleMutations,
+    MergeMutations,
+    EvaluationMutations,
+    NoteMutations,
+    SituationMutations,
+    AttachmentMutations,
 ):
     pass
 

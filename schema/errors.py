@@ -3,21 +3,27 @@
 from __future__ import annotations
 
 import logging
+import uuid
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 import strawberry
 from graphql import GraphQLError
 from strawberry.exceptions import StrawberryInputCoercionError
 from strawberry.extensions import MaskErrors
+from strawberry.scalars import JSON
 
 from resolvers.demand_write import DemandErrorCode as _DemandErrorCode
 from resolvers.errors import CodedError, ErrorCode, request_id_var
 from resolvers.evaluation_write import EvaluationErrorCode as _EvaluationErrorCode
 from resolvers.household_write import HouseholdErrorCode as _HouseholdErrorCode
 from resolvers.household_write import Problem
+from resolvers.loaders import then
 from resolvers.note_write import NoteErrorCode as _NoteErrorCode
 from resolvers.person_write import PersonErrorCode as _PersonErrorCode
+from resolvers.situation_write import SituationErrorCode as _SituationErrorCode
 from schema.enums import DemandStatus, described_enum, to_schema
+from schema.organisation import User, user_from_row
 
 log = logging.getLogger("siao.errors")
 
@@ -42,6 +48,7 @@ if TYPE_CHECKING:
     DemandErrorCode = _DemandErrorCode
     EvaluationErrorCode = _EvaluationErrorCode
     NoteErrorCode = _NoteErrorCode
+    SituationErrorCode = _SituationErrorCode
 else:
     HouseholdErrorCode = described_enum(
         _HouseholdErrorCode,
@@ -111,6 +118,32 @@ else:
         ),
     )
 
+    SituationErrorCode = described_enum(
+        _SituationErrorCode,
+        "Why `updateHouseholdSituation` was refused.",
+        _descriptions(
+            _SituationErrorCode,
+            {
+                "STALE_VERSION": "Someone saved this section since you read it: nothing was "
+                "overwritten; `changesSince` lists what they changed and `currentVersion` "
+                "is the version to save against once you have merged.",
+                "NOT_A_MEMBER": "The person is not a current member of the household.",
+                "PERSON_REQUIRED": "Activity, administrative and medico-social sections are "
+                "kept per person: give `personId`.",
+                "PERSON_NOT_EXPECTED": "This section is the household's: give no `personId`.",
+                "INVALID_SOCIAL_HOUSING_NUMBER": "Not a national register (SNE) number: 18 "
+                "characters, département, year and month of application (not in the "
+                "future), then 11 digits or capital letters.",
+                "INVALID_DATE": "A date is before 1900, in the future where it cannot be, or "
+                "more than 30 years ahead.",
+                "INVALID_AMOUNT": "An amount is negative, above 1,000,000 euros, or has more "
+                "than 2 decimals.",
+                "INVALID_TEXT": "A text is too long or contains control characters.",
+                "INVALID_INPUT": "The input is inconsistent (see `message`).",
+            },
+        ),
+    )
+
 
 @strawberry.interface(description="A business refusal of a mutation: nothing was changed.")
 class UserError:
@@ -176,6 +209,62 @@ def note_errors(problems: list[Problem]) -> list[NoteUserError]:
             message=p.message,
             field=p.field,
             current_version=p.current_version,
+        )
+        for p in problems
+    ]
+
+
+@strawberry.type(description="A field of a section changed by someone else's save.")
+class SituationChange:
+    field: str = strawberry.field(description="The field's name, as in the section type.")
+    before: JSON | None = strawberry.field(
+        description="Its value before that save (as the change log shows it to you)."
+    )
+    after: JSON | None = strawberry.field(description="Its value after that save.")
+    at: datetime = strawberry.field(description="When it was saved.")
+    version: int = strawberry.field(description="The section's version that save made.")
+    actor_id: strawberry.Private[uuid.UUID | None]
+
+    @strawberry.field(description="Who saved it.")
+    def by(self, info: strawberry.Info) -> User | None:
+        from resolvers.audit import actor
+
+        if self.actor_id is None:
+            return None
+        return then(actor(info.context, self.actor_id), user_from_row)  # type: ignore[no-any-return]
+
+
+@strawberry.type(description="Why `updateHouseholdSituation` was refused.")
+class SituationUserError(UserError):
+    code: SituationErrorCode = strawberry.field(description="Machine-readable reason.")
+    current_version: int | None = strawberry.field(
+        description="With STALE_VERSION: the section's version now."
+    )
+    changes_since: list[SituationChange] | None = strawberry.field(
+        description="With STALE_VERSION: every field saved since the version you had, oldest first."
+    )
+
+
+def situation_errors(problems: list[Problem]) -> list[SituationUserError]:
+    return [
+        SituationUserError(
+            code=to_schema(SituationErrorCode, p.code),
+            message=p.message,
+            field=p.field,
+            current_version=p.current_version,
+            changes_since=None
+            if p.changes is None
+            else [
+                SituationChange(
+                    field=c.field,
+                    before=c.before,
+                    after=c.after,
+                    at=c.at,
+                    version=c.version,
+                    actor_id=c.actor_id,
+                )
+                for c in p.changes
+            ],
         )
         for p in problems
     ]

@@ -30,6 +30,7 @@ if TYPE_CHECKING:
     from schema.evaluation import Evaluation
     from schema.note import Note, NoteFilter
     from schema.person import Person
+    from schema.situation import HouseholdSituation
 
 PersonRef = Annotated["Person", strawberry.lazy("schema.person")]
 DemandRef = Annotated["Demand", strawberry.lazy("schema.demand")]
@@ -38,6 +39,7 @@ AuditFilterRef = Annotated["AuditFilter", strawberry.lazy("schema.audit")]
 EvaluationRef = Annotated["Evaluation", strawberry.lazy("schema.evaluation")]
 NoteRef = Annotated["Note", strawberry.lazy("schema.note")]
 NoteFilterRef = Annotated["NoteFilter", strawberry.lazy("schema.note")]
+SituationRef = Annotated["HouseholdSituation", strawberry.lazy("schema.situation")]
 
 
 @strawberry.type(
@@ -84,6 +86,16 @@ class Household(Node):
     )
     def summary(self) -> HouseholdSummary:
         return HouseholdSummary(row_id=self.row_id, last_saved_at=self.last_activity_at)
+
+    @strawberry.field(
+        description="The « Situation du ménage » tab: its sections, each restricted by "
+        "its category (housing and activity: SITUATION, budget: BUDGET, papers: "
+        "ADMINISTRATIVE, health: HEALTH, violence: VIOLENCE)."
+    )
+    def situation(self) -> SituationRef:
+        from schema.situation import HouseholdSituation
+
+        return HouseholdSituation(household_id=self.row_id, protected=self.is_protected_value)
 
     @strawberry.field(description="The territory (département) whose SIAO handles the household.")
     def territory(self, info: strawberry.Info) -> Territory | None:

@@ -239,3 +239,30 @@ def writes(category: Category, description: str) -> Callable[[Any], Any]:
         extensions=[PermissionExtension(permissions=[Writes(category)], use_directives=True)],
     )
     return mutation
+
+
+class RowSensitive(_Forbidding):
+    """For records whose category is their own (an attachment has its section's): the
+    source's `category_value` decides, read access is logged like `Sensitive`'s."""
+
+    message = "You may not read this field."
+
+    def has_permission(self, source: Any, info: strawberry.Info, **kwargs: Any) -> bool:
+        ctx = info.context
+        viewer = ctx.viewer
+        category: Category = source.category_value
+        if viewer is None or not viewer.may(category, Access.READ):
+            return False
+        if category in LOGGED_READS:
+            ctx.note_access(source.household_key, category)
+        return True
+
+
+def sensitive_by_row(description: str) -> Any:
+    """A field of personal data whose category is the record's own (`category_value`):
+    checked per object. The SDL cannot name one category for it; the description says so."""
+    return strawberry.field(
+        description=f"{description} Restricted: the record's own category (its `category` "
+        "field), checked object by object.",
+        extensions=[PermissionExtension(permissions=[RowSensitive()], use_directives=False)],
+    )

@@ -22,6 +22,7 @@ from resolvers.node import load_node
 from resolvers.pagination import DEFAULT_PAGE
 from resolvers.prefetch import prefetch, prefetch_connection
 from resolvers.queue import QueueOrder as _QueueOrder
+from schema.attachment import attachment_from_row
 from schema.audit import audit_event_from_row
 from schema.demand import Demand, demand_from_row
 from schema.enums import DemandKind, DemandStatus, PlaceType, QueueOrder
@@ -56,6 +57,7 @@ _CONVERT: dict[str, Any] = {
     "Stay": stay_from_row,
     "Evaluation": evaluation_from_row,
     "Note": note_from_row,
+    "Attachment": attachment_from_row,
 }
 MAX_NODES = 100
 

@@ -47,6 +47,43 @@ query Identite($ref: String!) {
 }"""
     + HEADER
 )
+SITUATION = (
+    """
+query SituationDuMenage($ref: String!) {
+  household(reference: $ref) {
+    ...Header
+    situation {
+      housingSteps {
+        version savedAt savedBy { displayName }
+        socialHousingNumber socialHousingAppliedOn daloStatus daloFiledOn daloDecidedOn comment
+      }
+      housingPrecarity {
+        version savedAt livingSituation since evictionProcedure evictionDate comment
+      }
+      budget {
+        version savedAt
+        resources { kind amount label } charges { kind amount label }
+        totalResources totalCharges balance debts overindebtednessFile comment
+      }
+      violence { version savedAt victim kinds protectionOrder protected comment }
+      attachments {
+        id fileName section contentType size createdAt createdBy { displayName }
+        person { firstName }
+      }
+      members {
+        person { id firstName lastName }
+        activity { version savedAt status since registeredJobSeeker comment }
+        administrative { version savedAt residenceStatus permitExpiresOn hasIdentityDocument }
+        medicoSocial {
+          version savedAt healthCoverage pregnant dueDate disability disabilityRecognised
+          addiction followUp
+        }
+      }
+    }
+  }
+}"""
+    + HEADER
+)
 EVALUATIONS = (
     """
 query Evaluations($ref: String!) {
@@ -106,6 +143,7 @@ query SuiviDesModifications($ref: String!, $filter: AuditFilter) {
 TABS: dict[str, tuple[str, int]] = {
     "Ménage": (MENAGE, 10),
     "Identité": (IDENTITE, 7),
+    "Situation du ménage": (SITUATION, 11),
     "Évaluations": (EVALUATIONS, 11),
     "Notes": (NOTES, 11),
     "Suivi des modifications": (SUIVI, 11),

@@ -1,0 +1,298 @@
+"""Attachments: reading (scoped, and filtered by the categories the viewer may read) and
+`addAttachment` (checked, stored, recorded, or refused leaving no file).
+
+An upload is read in chunks into a temporary file of the storage while its SHA-256 is
+computed; past `max_upload_bytes` the reading stops. Its type is told by its first bytes
+(`filetype`) and must be allowed and equal to the type the client declared for the part.
+Only then is the row written, in the transaction that also writes the audit event; the
+file is moved into place just before the commit and deleted again if the commit fails.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import unicodedata
+import uuid
+from dataclasses import dataclass, field
+from enum import StrEnum
+from pathlib import Path
+from typing import Any
+
+import filetype
+from sqlalchemy import Row, Table, select
+
+from auth.policy import SITUATION_CATEGORY, Access, SituationSection
+from models import Attachment
+from models.attachment import ALLOWED_TYPES, FILE_NAME_MAX
+from models.situation import ATTACHMENT_ENTITY_TYPE, PERSON_SECTIONS
+from models.storage import CHUNK, LocalStorage, Storage
+from resolvers import audit
+from resolvers.context import Context
+from resolvers.household_write import (
+    Problem,
+    Refused,
+    bump_activity,
+    clock,
+    lock_household,
+    open_membership,
+)
+from resolvers.loaders import SqlLoader, many_per_key, now_or_later, one_per_key
+from resolvers.situation_write import check_may_write
+
+attachments_t: Table = Attachment.__table__  # type: ignore[assignment]
+
+
+class AttachmentErrorCode(StrEnum):
+    NOT_FOUND = "NOT_FOUND"
+    HOUSEHOLD_CLOSED = "HOUSEHOLD_CLOSED"
+    NOT_A_MEMBER = "NOT_A_MEMBER"
+    PERSON_REQUIRED = "PERSON_REQUIRED"
+    PERSON_NOT_EXPECTED = "PERSON_NOT_EXPECTED"
+    TOO_LARGE = "TOO_LARGE"
+    EMPTY_FILE = "EMPTY_FILE"
+    FORBIDDEN_TYPE = "FORBIDDEN_TYPE"
+    TYPE_MISMATCH = "TYPE_MISMATCH"
+    INVALID_FILE_NAME = "INVALID_FILE_NAME"
+
+
+def storage(ctx: Context) -> Storage:
+    return LocalStorage(ctx.settings.attachments_dir)
+
+
+def readable_sections(ctx: Context) -> list[str]:
+    viewer = ctx.authenticated
+    return [s.value for s, c in SITUATION_CATEGORY.items() if viewer.may(c, Access.READ)]
+
+
+class AttachmentsByHouseholdLoader(SqlLoader[uuid.UUID, list[Row[Any]]]):
+    """A household's attachments, newest first, of the sections the viewer may read."""
+
+    async def batch_load_fn(self, keys: list[uuid.UUID]) -> list[list[Row[Any]]]:
+        t = attachments_t
+        stmt = (
+            select(t)
+            .where(
+                t.c.household_id.in_(keys),
+                t.c.household_id.in_(self.ctx.scope.household_ids()),
+                t.c.section.in_(readable_sections(self.ctx)),
+            )
+            .order_by(t.c.created_at.desc(), t.c.id)
+        )
+        return many_per_key(await self.rows(stmt), keys, "household_id")
+
+
+class AttachmentByIdLoader(SqlLoader[uuid.UUID, Row[Any] | None]):
+    async def batch_load_fn(self, keys: list[uuid.UUID]) -> list[Row[Any] | None]:
+        t = attachments_t
+        stmt = select(t).where(
+            t.c.id.in_(keys),
+            t.c.household_id.in_(self.ctx.scope.household_ids()),
+            t.c.section.in_(readable_sections(self.ctx)),
+        )
+        return one_per_key(await self.rows(stmt), keys)
+
+
+def attachments(ctx: Context, household_id: uuid.UUID) -> Any:
+    return now_or_later(ctx.loaders.attachments_by_household, household_id)
+
+
+def attachment(ctx: Context, attachment_id: uuid.UUID) -> Any:
+    return now_or_later(ctx.loaders.attachment_by_id, attachment_id)
+
+
+# --- upload ----------------------------------------------------------------------------
+
+
+@dataclass
+class Added:
+    attachment_id: uuid.UUID | None = None
+    problems: list[Problem] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Upload:
+    """What the multipart request brought: the part's file name, declared type, and a way
+    to read it (Starlette's UploadFile)."""
+
+    file_name: str | None
+    declared_type: str | None
+    file: Any
+
+
+def clean_file_name(raw: str | None) -> str | None:
+    """The base name, NFC, without control characters or path parts; None if nothing is
+    left or it is too long."""
+    if not raw:
+        return None
+    name = unicodedata.normalize("NFC", raw).replace("\\", "/").rsplit("/", 1)[-1].strip()
+    if any(unicodedata.category(ch) in ("Cc", "Cf", "Co", "Cs") for ch in name):
+        return None
+    if not name or name in (".", "..") or len(name) > FILE_NAME_MAX:
+        return None
+    return name
+
+
+def _problem(code: AttachmentErrorCode, message: str) -> Problem:
+    return Problem(code, message, ["file"])
+
+
+async def _receive(upload: Upload, target: Path, limit: int) -> tuple[int, str, bytes] | Problem:
+    """Copy the upload to `target`: (size, sha256, first bytes), or why not."""
+    digest = hashlib.sha256()
+    size = 0
+    head = b""
+    with target.open("wb") as out:
+        while chunk := await upload.file.read(CHUNK):
+            size += len(chunk)
+            if size > limit:
+                return _problem(
+                    AttachmentErrorCode.TOO_LARGE,
+                    f"The file is larger than {limit // (1024 * 1024)} MiB.",
+                )
+            if len(head) < 262:
+                head += chunk[: 262 - len(head)]
+            digest.update(chunk)
+            out.write(chunk)
+    if size == 0:
+        return _problem(AttachmentErrorCode.EMPTY_FILE, "The file is empty.")
+    return size, digest.hexdigest(), head
+
+
+def _type_problem(declared: str | None, head: bytes) -> Problem | None:
+    allowed = ", ".join(ALLOWED_TYPES)
+    kind = filetype.guess(head)
+    actual = kind.mime if kind is not None else None
+    if actual not in ALLOWED_TYPES:
+        return _problem(
+            AttachmentErrorCode.FORBIDDEN_TYPE,
+            f"This kind of file cannot be attached ({actual or 'unknown'}); allowed: {allowed}.",
+        )
+    declared_type = (declared or "").split(";", 1)[0].strip().lower()
+    if declared_type != actual:
+        return _problem(
+            AttachmentErrorCode.TYPE_MISMATCH,
+            f"The file was sent as {declared_type or 'no type'} but its content is {actual}.",
+        )
+    return None
+
+
+def _owner_problem(section: SituationSection, person_id: uuid.UUID | None) -> Problem | None:
+    if section in PERSON_SECTIONS and person_id is None:
+        return Problem(
+            AttachmentErrorCode.PERSON_REQUIRED,
+            f"The {section.value} section is kept per person: give `personId`.",
+            ["personId"],
+        )
+    if section not in PERSON_SECTIONS and person_id is not None:
+        return Problem(
+            AttachmentErrorCode.PERSON_NOT_EXPECTED,
+            f"The {section.value} section is the household's: give no `personId`.",
+            ["personId"],
+        )
+    return None
+
+
+async def add_attachment(
+    ctx: Context,
+    household_id: uuid.UUID,
+    person_id: uuid.UUID | None,
+    section: SituationSection,
+    upload: Upload,
+) -> Added:
+    check_may_write(ctx, section)
+    owner = _owner_problem(section, person_id)
+    if owner is not None:
+        return Added(problems=[owner])
+    name = clean_file_name(upload.file_name)
+    if name is None:
+        return Added(
+            problems=[
+                _problem(
+                    AttachmentErrorCode.INVALID_FILE_NAME,
+                    f"The file needs a name of at most {FILE_NAME_MAX} characters, without "
+                    "control characters.",
+                )
+            ]
+        )
+    store = storage(ctx)
+    temporary = store.temporary()
+    key = uuid.uuid4().hex
+    moved = False
+    try:
+        received = await _receive(upload, temporary, ctx.settings.max_upload_bytes)
+        if isinstance(received, Problem):
+            return Added(problems=[received])
+        size, sha256, head = received
+        problem = _type_problem(upload.declared_type, head)
+        if problem is not None:
+            return Added(problems=[problem])
+        content_type = filetype.guess(head).mime
+        try:
+            async with ctx.transaction() as session:
+                household = await lock_household(session, ctx, household_id, ["householdId"])
+                if household.closed_at is not None:
+                    raise Refused(
+                        Problem(
+                            AttachmentErrorCode.HOUSEHOLD_CLOSED,
+                            "The household is closed.",
+                            ["householdId"],
+                        )
+                    )
+                if person_id is not None:
+                    membership = await open_membership(session, person_id)
+                    if membership is None or membership.household_id != household.id:
+                        raise Refused(
+                            Problem(
+                                AttachmentErrorCode.NOT_A_MEMBER,
+                                "The person is not a current member of the household.",
+                                ["personId"],
+                            )
+                        )
+                at = await clock(session)
+                row = Attachment(
+                    id=uuid.uuid4(),
+                    household_id=household.id,
+                    person_id=person_id,
+                    section=section,
+                    file_name=name,
+                    content_type=content_type,
+                    size=size,
+                    sha256=sha256,
+                    storage_key=key,
+                    created_at=at,
+                    created_by=ctx.authenticated.user_id,
+                )
+                session.add(row)
+                await session.flush()
+                audit.record(
+                    session,
+                    ctx,
+                    at=at,
+                    action="CREATE",
+                    entity_type=ATTACHMENT_ENTITY_TYPE[section],
+                    entity_id=row.id,
+                    household_id=household.id,
+                    changes=audit.field_changes(
+                        {},
+                        {
+                            "fileName": name,
+                            "section": section,
+                            "contentType": content_type,
+                            "size": size,
+                            "sha256": sha256,
+                            "person": person_id,
+                        },
+                    ),
+                )
+                await bump_activity(session, household.id, at)
+                store.put(key, temporary)  # last step before the commit
+                moved = True
+        except Refused as refused:
+            return Added(problems=refused.problems)
+        except BaseException:
+            if moved:
+                store.delete(key)
+            raise
+        return Added(attachment_id=row.id)
+    finally:
+        temporary.unlink(missing_ok=True)

@@ -1,0 +1,436 @@
+"""updateHouseholdSituation: save one section of the household's situation (the screen
+autosaves each section as it is filled in).
+
+A save carries the section's version as the client read it (0 for a section never saved).
+Under the household's lock, a different version now means a colleague saved the section
+meanwhile: the save is refused with STALE_VERSION and the list of what they changed (from
+the change log, masked like the change log), and nothing is overwritten. Otherwise the
+patch's fields replace the stored ones (null clears a field, absent fields are kept), the
+version goes up by one, and one audit event records each field's before and after.
+A save that changes nothing writes nothing and keeps the version.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from decimal import Decimal, InvalidOperation
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import Integer, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from auth.policy import SITUATION_CATEGORY, Access, SituationSection
+from models import AuditEvent, SituationRecord
+from models.situation import (
+    ENTITY_TYPE,
+    FIELDS,
+    LABEL_MAX,
+    LINES_MAX,
+    MONEY_MAX,
+    PERSON_SECTIONS,
+    TEXT_MAX,
+    FieldSpec,
+    Kind,
+)
+from resolvers import audit
+from resolvers.context import Context
+from resolvers.errors import CodedError, ErrorCode
+from resolvers.household_write import (
+    Problem,
+    Refused,
+    bump_activity,
+    clock,
+    lock_household,
+    open_membership,
+)
+from resolvers.validation import clean_text, text_problem
+
+EARLIEST = date(1900, 1, 1)
+FUTURE_YEARS = 30  # how far ahead a date (a permit's expiry, an eviction) may be
+
+
+class SituationErrorCode(StrEnum):
+    NOT_FOUND = "NOT_FOUND"
+    HOUSEHOLD_CLOSED = "HOUSEHOLD_CLOSED"
+    NOT_A_MEMBER = "NOT_A_MEMBER"
+    PERSON_REQUIRED = "PERSON_REQUIRED"
+    PERSON_NOT_EXPECTED = "PERSON_NOT_EXPECTED"
+    STALE_VERSION = "STALE_VERSION"
+    INVALID_SOCIAL_HOUSING_NUMBER = "INVALID_SOCIAL_HOUSING_NUMBER"
+    INVALID_DATE = "INVALID_DATE"
+    INVALID_AMOUNT = "INVALID_AMOUNT"
+    INVALID_TEXT = "INVALID_TEXT"
+    INVALID_INPUT = "INVALID_INPUT"
+
+
+# The national register's number (numéro unique d'enregistrement, SNE): 18 characters,
+# the département (3: 001-095, 02A, 02B, 971-976), the year and month of the first
+# application (YYMM), then 11 digits or capital letters (sequence and registering
+# service). Typed with spaces, dots or dashes as printed on the certificate: those go.
+SNE_PATTERN = re.compile(
+    r"^(?P<dept>0(?:0[1-9]|[1-8][0-9]|9[0-5])|02A|02B|97[1-6])"
+    r"(?P<yy>[0-9]{2})(?P<mm>0[1-9]|1[0-2])[0-9A-Z]{11}$"
+)
+SNE_EXAMPLE = "075 24 03 12345 67890 A"
+_SNE_SEPARATORS = re.compile(r"[\s.\-]")
+
+
+def normalise_sne_number(raw: str, today: date) -> tuple[str | None, str | None]:
+    """(normalised number, None) or (None, why it is not one)."""
+    value = _SNE_SEPARATORS.sub("", raw).upper()
+    match = SNE_PATTERN.match(value)
+    if match is None:
+        return None, (
+            "is not a national register number: 18 characters, the département (e.g. 075, "
+            f"02A, 971), the year and month of application, then 11 digits or letters, "
+            f"e.g. {SNE_EXAMPLE}"
+        )
+    applied = (2000 + int(match["yy"]), int(match["mm"]))
+    if applied > (today.year, today.month):
+        return None, "gives a month of application in the future"
+    return value, None
+
+
+@dataclass
+class Saved:
+    section: SituationSection
+    version: int = 0
+    saved_at: datetime | None = None
+    problems: list[Problem] = field(default_factory=list)
+
+
+def check_may_write(ctx: Context, section: SituationSection) -> None:
+    category = SITUATION_CATEGORY[section]
+    if not ctx.authenticated.may(category, Access.WRITE):
+        raise CodedError(
+            ErrorCode.FORBIDDEN,
+            f"You may not change this section (category {category.value}).",
+        )
+
+
+def _problem(code: SituationErrorCode, name: str, message: str) -> Problem:
+    return Problem(code, f"{name} {message}.", ["patch", name])
+
+
+def _date_problem(spec: FieldSpec, value: date, today: date) -> str | None:
+    if value < EARLIEST:
+        return "is before 1900"
+    if spec.past_only and value > today:
+        return "is in the future"
+    if value > today + timedelta(days=365 * FUTURE_YEARS):
+        return f"is more than {FUTURE_YEARS} years ahead"
+    return None
+
+
+def _money(value: Any) -> tuple[str | None, str | None]:
+    try:
+        amount = Decimal(value)
+    except (InvalidOperation, TypeError, ValueError):
+        return None, "is not an amount"
+    if not amount.is_finite():
+        return None, "is not an amount"
+    if amount < 0:
+        return None, "is negative"
+    if amount > MONEY_MAX:
+        return None, f"is more than {MONEY_MAX:,} euros"
+    if amount != amount.quantize(Decimal("0.01")):
+        return None, "has more than 2 decimals"
+    return str(amount.quantize(Decimal("0.01"))), None
+
+
+def _lines(name: str, spec: FieldSpec, raw: list[Any]) -> tuple[list[Any], list[Problem]]:
+    if len(raw) > LINES_MAX:
+        return [], [
+            _problem(SituationErrorCode.INVALID_INPUT, name, f"has more than {LINES_MAX} lines")
+        ]
+    lines: list[dict[str, Any]] = []
+    problems: list[Problem] = []
+    assert spec.enum is not None
+    for i, line in enumerate(raw):
+        kind, amount, label = line["kind"], line["amount"], line.get("label")
+        stored, why = _money(amount)
+        if why:
+            problems.append(
+                Problem(
+                    SituationErrorCode.INVALID_AMOUNT,
+                    f"{name}[{i}].amount {why}.",
+                    ["patch", name, str(i), "amount"],
+                )
+            )
+            continue
+        entry: dict[str, Any] = {"kind": spec.enum(kind).value, "amount": stored}
+        if label is not None:
+            why = text_problem(label, max_length=LABEL_MAX, required=False)
+            if why is None and "\n" in label:
+                why = "is on several lines"
+            if why:
+                problems.append(
+                    Problem(
+                        SituationErrorCode.INVALID_TEXT,
+                        f"{name}[{i}].label {why}.",
+                        ["patch", name, str(i), "label"],
+                    )
+                )
+                continue
+            if cleaned := clean_text(label):
+                entry["label"] = cleaned
+        lines.append(entry)
+    return lines, problems
+
+
+def clean_patch(
+    section: SituationSection, patch: dict[str, Any], today: date
+) -> tuple[dict[str, Any], list[Problem]]:
+    """The patch as stored (JSON values; None clears a field), or the problems found.
+    `patch` holds only the fields given, with Python values (model enums, dates, Decimal,
+    budget lines as dicts)."""
+    specs = FIELDS[section]
+    cleaned: dict[str, Any] = {}
+    problems: list[Problem] = []
+    for name, value in patch.items():
+        spec = specs[name]
+        if value is None:
+            if spec.kind is Kind.HOUSEHOLD_FLAG:
+                problems.append(
+                    _problem(SituationErrorCode.INVALID_INPUT, name, "is true or false, not null")
+                )
+            else:
+                cleaned[name] = None
+            continue
+        kind = spec.kind
+        if kind is Kind.TEXT:
+            why = text_problem(value, max_length=TEXT_MAX, required=False)
+            if why:
+                problems.append(_problem(SituationErrorCode.INVALID_TEXT, name, why))
+            else:
+                cleaned[name] = clean_text(value) or None
+        elif kind in (Kind.BOOL, Kind.HOUSEHOLD_FLAG):
+            cleaned[name] = bool(value)
+        elif kind is Kind.DATE:
+            why = _date_problem(spec, value, today)
+            if why:
+                problems.append(_problem(SituationErrorCode.INVALID_DATE, name, why))
+            else:
+                cleaned[name] = value.isoformat()
+        elif kind is Kind.ENUM:
+            assert spec.enum is not None
+            cleaned[name] = spec.enum(value).value
+        elif kind is Kind.ENUM_LIST:
+            assert spec.enum is not None
+            given = {spec.enum(v) for v in value}
+            cleaned[name] = [m.value for m in spec.enum if m in given]
+        elif kind is Kind.MONEY:
+            stored, why = _money(value)
+            if why:
+                problems.append(_problem(SituationErrorCode.INVALID_AMOUNT, name, why))
+            else:
+                cleaned[name] = stored
+        elif kind is Kind.LINES:
+            lines, line_problems = _lines(name, spec, value)
+            problems.extend(line_problems)
+            cleaned[name] = lines
+        elif kind is Kind.SNE_NUMBER:
+            number, why = normalise_sne_number(value, today)
+            if why:
+                problems.append(
+                    _problem(SituationErrorCode.INVALID_SOCIAL_HOUSING_NUMBER, name, why)
+                )
+            else:
+                cleaned[name] = number
+    return cleaned, problems
+
+
+def _owner_problems(section: SituationSection, person_id: uuid.UUID | None) -> list[Problem]:
+    if section in PERSON_SECTIONS and person_id is None:
+        return [
+            Problem(
+                SituationErrorCode.PERSON_REQUIRED,
+                f"The {section.value} section is kept per person: give `personId`.",
+                ["personId"],
+            )
+        ]
+    if section not in PERSON_SECTIONS and person_id is not None:
+        return [
+            Problem(
+                SituationErrorCode.PERSON_NOT_EXPECTED,
+                f"The {section.value} section is the household's: give no `personId`.",
+                ["personId"],
+            )
+        ]
+    return []
+
+
+@dataclass(frozen=True)
+class FieldChange:
+    """One field changed by a save since the version the client had."""
+
+    field: str
+    before: Any
+    after: Any
+    at: datetime
+    actor_id: uuid.UUID | None
+    version: int
+
+
+async def changes_since(
+    session: AsyncSession, ctx: Context, record: SituationRecord, version: int
+) -> list[FieldChange]:
+    """What the saves after `version` changed, oldest first, as the change log shows them
+    to this viewer."""
+    after = AuditEvent.changes["version"]["after"].astext.cast(Integer)
+    events = await session.scalars(
+        select(AuditEvent)
+        .where(AuditEvent.entity_id == record.id, after > version)
+        .order_by(AuditEvent.at, AuditEvent.id)
+    )
+    out: list[FieldChange] = []
+    for event in events:
+        shown = audit.visible_changes(ctx, event.entity_type, event.household_id, event.changes)
+        saved = int(event.changes["version"]["after"])
+        for name, change in shown.items():
+            if name == "version":
+                continue
+            out.append(
+                FieldChange(
+                    field=name,
+                    before=change.get("before") if "before" in change else change,
+                    after=change.get("after") if "after" in change else change,
+                    at=event.at,
+                    actor_id=event.actor_id,
+                    version=saved,
+                )
+            )
+    return out
+
+
+async def _lock_record(
+    session: AsyncSession,
+    household_id: uuid.UUID,
+    person_id: uuid.UUID | None,
+    section: SituationSection,
+) -> SituationRecord | None:
+    owner = (
+        SituationRecord.person_id == person_id
+        if person_id is not None
+        else SituationRecord.household_id == household_id
+    )
+    record: SituationRecord | None = await session.scalar(
+        select(SituationRecord).where(owner, SituationRecord.section == section).with_for_update()
+    )
+    return record
+
+
+async def update_situation(
+    ctx: Context,
+    household_id: uuid.UUID,
+    person_id: uuid.UUID | None,
+    section: SituationSection,
+    patch: dict[str, Any],
+    expected_version: int,
+) -> Saved:
+    check_may_write(ctx, section)
+    problems = _owner_problems(section, person_id)
+    values, value_problems = clean_patch(section, patch, ctx.now.date())
+    problems += value_problems
+    if expected_version < 0:
+        problems.append(
+            Problem(
+                SituationErrorCode.INVALID_INPUT,
+                "expectedVersion is 0 or more.",
+                ["expectedVersion"],
+            )
+        )
+    if problems:
+        return Saved(section, problems=problems)
+    try:
+        async with ctx.transaction() as session:
+            household = await lock_household(session, ctx, household_id, ["householdId"])
+            if household.closed_at is not None:
+                raise Refused(
+                    Problem(
+                        SituationErrorCode.HOUSEHOLD_CLOSED,
+                        "The household is closed.",
+                        ["householdId"],
+                    )
+                )
+            if person_id is not None:
+                membership = await open_membership(session, person_id)
+                if membership is None or membership.household_id != household.id:
+                    raise Refused(
+                        Problem(
+                            SituationErrorCode.NOT_A_MEMBER,
+                            "The person is not a current member of the household.",
+                            ["personId"],
+                        )
+                    )
+            record = await _lock_record(session, household.id, person_id, section)
+            current = record.version if record is not None else 0
+            if current != expected_version:
+                assert record is not None  # version 0 is the absent row's
+                raise Refused(
+                    Problem(
+                        SituationErrorCode.STALE_VERSION,
+                        f"Someone saved this section since you read it (version "
+                        f"{expected_version}, now {current}): nothing was overwritten; "
+                        "`changesSince` lists what they changed.",
+                        ["expectedVersion"],
+                        current_version=current,
+                        changes=await changes_since(session, ctx, record, expected_version),
+                    )
+                )
+            stored = dict(record.data) if record is not None else {}
+            flags = {
+                name: household.protected
+                for name, spec in FIELDS[section].items()
+                if spec.kind is Kind.HOUSEHOLD_FLAG
+            }
+            before = {**stored, **flags}
+            after = {**before, **values}
+            after = {k: v for k, v in after.items() if v is not None}
+            changes = audit.field_changes(before, after)
+            if not changes:
+                return Saved(section, current, record.saved_at if record else None)
+            at = await clock(session)
+            data = {k: v for k, v in after.items() if k not in flags}
+            if record is None:
+                record = SituationRecord(
+                    id=uuid.uuid4(),
+                    household_id=None if person_id else household.id,
+                    person_id=person_id,
+                    section=section,
+                    data=data,
+                    version=1,
+                    saved_at=at,
+                    saved_by=ctx.authenticated.user_id,
+                )
+                session.add(record)
+            else:
+                record.data = data
+                record.version += 1
+                record.saved_at = at
+                record.saved_by = ctx.authenticated.user_id
+            if "protected" in flags:
+                household.protected = bool(after["protected"])
+            await session.flush()
+            audit.record(
+                session,
+                ctx,
+                at=at,
+                action="CREATE" if current == 0 else "UPDATE",
+                entity_type=ENTITY_TYPE[section],
+                entity_id=record.id,
+                household_id=household.id,
+                changes={
+                    **changes,
+                    "version": {"before": current or None, "after": record.version},
+                },
+            )
+            await bump_activity(session, household.id, at)
+            saved = Saved(section, record.version, at)
+    except Refused as refused:
+        return Saved(section, problems=refused.problems)
+    return saved
