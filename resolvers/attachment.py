@@ -24,7 +24,7 @@ from sqlalchemy import Row, Table, select
 from auth.policy import SITUATION_CATEGORY, Access, SituationSection
 from models import Attachment
 from models.attachment import ALLOWED_TYPES, FILE_NAME_MAX
-from models.situation import ATTACHMENT_ENTITY_TYPE, PERSON_SECTIONS
+from models.situation import ATTACHMENT_ENTITY_TYPE
 from models.storage import CHUNK, LocalStorage, Storage
 from resolvers import audit
 from resolvers.context import Context
@@ -33,11 +33,9 @@ from resolvers.household_write import (
     Refused,
     bump_activity,
     clock,
-    lock_household,
-    open_membership,
 )
 from resolvers.loaders import SqlLoader, many_per_key, now_or_later, one_per_key
-from resolvers.situation_write import check_may_write
+from resolvers.situation_write import check_may_write, lock_owner, owner_problems
 
 attachments_t: Table = Attachment.__table__  # type: ignore[assignment]
 
@@ -176,22 +174,6 @@ def _type_problem(declared: str | None, head: bytes) -> Problem | None:
     return None
 
 
-def _owner_problem(section: SituationSection, person_id: uuid.UUID | None) -> Problem | None:
-    if section in PERSON_SECTIONS and person_id is None:
-        return Problem(
-            AttachmentErrorCode.PERSON_REQUIRED,
-            f"The {section.value} section is kept per person: give `personId`.",
-            ["personId"],
-        )
-    if section not in PERSON_SECTIONS and person_id is not None:
-        return Problem(
-            AttachmentErrorCode.PERSON_NOT_EXPECTED,
-            f"The {section.value} section is the household's: give no `personId`.",
-            ["personId"],
-        )
-    return None
-
-
 async def add_attachment(
     ctx: Context,
     household_id: uuid.UUID,
@@ -200,9 +182,9 @@ async def add_attachment(
     upload: Upload,
 ) -> Added:
     check_may_write(ctx, section)
-    owner = _owner_problem(section, person_id)
-    if owner is not None:
-        return Added(problems=[owner])
+    owner = owner_problems(section, person_id, AttachmentErrorCode)
+    if owner:
+        return Added(problems=owner)
     name = clean_file_name(upload.file_name)
     if name is None:
         return Added(
@@ -229,25 +211,9 @@ async def add_attachment(
         content_type = filetype.guess(head).mime
         try:
             async with ctx.transaction() as session:
-                household = await lock_household(session, ctx, household_id, ["householdId"])
-                if household.closed_at is not None:
-                    raise Refused(
-                        Problem(
-                            AttachmentErrorCode.HOUSEHOLD_CLOSED,
-                            "The household is closed.",
-                            ["householdId"],
-                        )
-                    )
-                if person_id is not None:
-                    membership = await open_membership(session, person_id)
-                    if membership is None or membership.household_id != household.id:
-                        raise Refused(
-                            Problem(
-                                AttachmentErrorCode.NOT_A_MEMBER,
-                                "The person is not a current member of the household.",
-                                ["personId"],
-                            )
-                        )
+                household = await lock_owner(
+                    session, ctx, household_id, person_id, AttachmentErrorCode
+                )
                 at = await clock(session)
                 row = Attachment(
                     id=uuid.uuid4(),

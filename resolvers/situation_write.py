@@ -24,7 +24,7 @@ from sqlalchemy import Integer, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from auth.policy import SITUATION_CATEGORY, Access, SituationSection
-from models import AuditEvent, SituationRecord
+from models import AuditEvent, Household, SituationRecord
 from models.situation import (
     ENTITY_TYPE,
     FIELDS,
@@ -244,11 +244,16 @@ def clean_patch(
     return cleaned, problems
 
 
-def _owner_problems(section: SituationSection, person_id: uuid.UUID | None) -> list[Problem]:
+def owner_problems(
+    section: SituationSection, person_id: uuid.UUID | None, codes: Any = None
+) -> list[Problem]:
+    """A person's section needs the person, a household's section none (`codes`: the
+    error enum of the mutation, with PERSON_REQUIRED and PERSON_NOT_EXPECTED)."""
+    codes = codes or SituationErrorCode
     if section in PERSON_SECTIONS and person_id is None:
         return [
             Problem(
-                SituationErrorCode.PERSON_REQUIRED,
+                codes.PERSON_REQUIRED,
                 f"The {section.value} section is kept per person: give `personId`.",
                 ["personId"],
             )
@@ -256,12 +261,38 @@ def _owner_problems(section: SituationSection, person_id: uuid.UUID | None) -> l
     if section not in PERSON_SECTIONS and person_id is not None:
         return [
             Problem(
-                SituationErrorCode.PERSON_NOT_EXPECTED,
+                codes.PERSON_NOT_EXPECTED,
                 f"The {section.value} section is the household's: give no `personId`.",
                 ["personId"],
             )
         ]
     return []
+
+
+async def lock_owner(
+    session: AsyncSession,
+    ctx: Context,
+    household_id: uuid.UUID,
+    person_id: uuid.UUID | None,
+    codes: Any = None,
+) -> Household:
+    """The household, locked, open, and (for a person's section) with the person as a
+    current member; a refusal otherwise (`codes`: HOUSEHOLD_CLOSED, NOT_A_MEMBER)."""
+    codes = codes or SituationErrorCode
+    household = await lock_household(session, ctx, household_id, ["householdId"])
+    if household.closed_at is not None:
+        raise Refused(Problem(codes.HOUSEHOLD_CLOSED, "The household is closed.", ["householdId"]))
+    if person_id is not None:
+        membership = await open_membership(session, person_id)
+        if membership is None or membership.household_id != household.id:
+            raise Refused(
+                Problem(
+                    codes.NOT_A_MEMBER,
+                    "The person is not a current member of the household.",
+                    ["personId"],
+                )
+            )
+    return household
 
 
 @dataclass(frozen=True)
@@ -333,7 +364,7 @@ async def update_situation(
     expected_version: int,
 ) -> Saved:
     check_may_write(ctx, section)
-    problems = _owner_problems(section, person_id)
+    problems = owner_problems(section, person_id)
     values, value_problems = clean_patch(section, patch, ctx.now.date())
     problems += value_problems
     if expected_version < 0:
@@ -348,25 +379,7 @@ async def update_situation(
         return Saved(section, problems=problems)
     try:
         async with ctx.transaction() as session:
-            household = await lock_household(session, ctx, household_id, ["householdId"])
-            if household.closed_at is not None:
-                raise Refused(
-                    Problem(
-                        SituationErrorCode.HOUSEHOLD_CLOSED,
-                        "The household is closed.",
-                        ["householdId"],
-                    )
-                )
-            if person_id is not None:
-                membership = await open_membership(session, person_id)
-                if membership is None or membership.household_id != household.id:
-                    raise Refused(
-                        Problem(
-                            SituationErrorCode.NOT_A_MEMBER,
-                            "The person is not a current member of the household.",
-                            ["personId"],
-                        )
-                    )
+            household = await lock_owner(session, ctx, household_id, person_id)
             record = await _lock_record(session, household.id, person_id, section)
             current = record.version if record is not None else 0
             if current != expected_version:
