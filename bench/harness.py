@@ -275,9 +275,10 @@ async def _inspect(url: str) -> tuple[int | None, str, bool]:
                 await conn.execute(f"CREATE EXTENSION IF NOT EXISTS {STAT_STATEMENTS}")
             except asyncpg.PostgresError:
                 usable = False  # not allowed to: the database time is then n/a
+        postmaster = _parent(backend)  # while the backend lives
     finally:
         await conn.close()
-    return _parent(backend), str(name), usable
+    return postmaster, str(name), usable
 
 
 def _parent(pid: int) -> int | None:
