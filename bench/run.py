@@ -60,8 +60,8 @@ from models.demo import SIAO_LOGIN
 LOGIN = SIAO_LOGIN["75"]  # siao.75@demo.siao: every household of 75, the 75 work queue
 FLOOR_WARMUP = 0.5  # seconds of the lone loop not counted
 TOP_STATEMENTS = 5
-VACUUMED = ("households", "persons", "memberships", "accompaniments", "demands")
-VACUUMED += ("demand_persons", "audit_events")
+VACUUMED = ["households", "persons", "memberships", "accompaniments", "demands"]
+VACUUMED += ["demand_persons", "audit_events"]
 
 
 # --- the database's own time (pg_stat_statements) ----------------------------------------
