@@ -1,13 +1,19 @@
 """Merging duplicate person records, and undoing a merge.
 
-`merge_persons(keep, merge)` moves the merged record's memberships and demand concerns to
-the kept one, in one transaction, recording what it changed (the pre-merge state) in
-`person_merges`. Invariant 1 is kept explicitly: a membership of the merged record that
-overlaps one of the kept record's in the same household, and lies inside it, is the same
-fact entered twice and is folded into it; any other overlap is refused
-(OVERLAPPING_MEMBERSHIPS) unless the caller explicitly asks to drop the duplicate's
-overlapping memberships, so that a person is never silently put in two households.
-`unmerge_persons` restores the pre-merge state as long as nothing was written on top.
+`merge_persons(keep, merge)` moves the merged record's memberships, the demands and notes it
+concerns, its own situation sections and its attachments to the kept one, in one
+transaction, recording what it changed (the pre-merge state) in `person_merges`.
+Invariant 1 is kept explicitly: a membership of the merged record that overlaps one of the
+kept record's in the same household, and lies inside it, is the same fact entered twice and
+is folded into it; any other overlap is refused (OVERLAPPING_MEMBERSHIPS) unless the caller
+explicitly asks to drop the duplicate's overlapping memberships, so that a person is never
+silently put in two households.
+Situation sections (activity, administrative, medico-social: one per person and section)
+are not merged field by field: each section the kept record lacks moves to it; where both
+have the section, the kept record's stays and the duplicate's stays on the merged record,
+listed in the snapshot as kept apart (so nothing is lost, and an unmerge finds it there).
+`unmerge_persons` restores the pre-merge state as long as nothing was written on top: the
+kept record unchanged, no membership added to it, no moved section saved since.
 """
 
 from __future__ import annotations
@@ -22,13 +28,16 @@ from sqlalchemy.dialects.postgresql import Range
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from models import (
+    Attachment,
     Demand,
     DemandPerson,
     Household,
     Membership,
+    NotePerson,
     Orientation,
     Person,
     PersonMerge,
+    SituationRecord,
     Stay,
 )
 from resolvers import audit
@@ -137,24 +146,6 @@ async def merge_persons(
                             ["mergeId"],
                         )
                     )
-            concerns = list(
-                (
-                    await session.execute(
-                        select(DemandPerson.demand_id).where(DemandPerson.person_id == merged.id)
-                    )
-                )
-                .scalars()
-                .all()
-            )
-            already = set(
-                (
-                    await session.execute(
-                        select(DemandPerson.demand_id).where(DemandPerson.person_id == kept.id)
-                    )
-                )
-                .scalars()
-                .all()
-            )
             snapshot: dict[str, Any] = {
                 "moved_memberships": [str(m.id) for m in moved],
                 "folded_memberships": [
@@ -168,8 +159,6 @@ async def merge_persons(
                     }
                     for m in folded
                 ],
-                "moved_concerns": [str(d) for d in concerns if d not in already],
-                "dropped_concerns": [str(d) for d in concerns if d in already],
                 "repointed": [],
                 "merged_version": merged.version,
             }
@@ -188,16 +177,24 @@ async def merge_persons(
                     .where(Membership.id.in_([m.id for m in moved]))
                     .values(person_id=kept.id)
                 )
-            await session.execute(
-                delete(DemandPerson).where(
-                    DemandPerson.person_id == merged.id, DemandPerson.demand_id.in_(already)
+            for moved_key, dropped_key, link, column in _LINKS:
+                snapshot[moved_key], snapshot[dropped_key] = await _move_links(
+                    session, link, column, merged.id, kept.id
                 )
-            )
-            await session.execute(
-                update(DemandPerson)
-                .where(DemandPerson.person_id == merged.id)
-                .values(person_id=kept.id)
-            )
+            snapshot.update(await _move_sections(session, merged.id, kept.id))
+            snapshot["repointed_attachments"] = [
+                str(a)
+                for a in (
+                    await session.execute(
+                        update(Attachment)
+                        .where(Attachment.person_id == merged.id)
+                        .values(person_id=kept.id)
+                        .returning(Attachment.id)
+                    )
+                )
+                .scalars()
+                .all()
+            ]
             repointed = (
                 (
                     await session.execute(
@@ -248,6 +245,101 @@ _DEMAND_ROWS: list[tuple[Any, Any]] = [
     (Orientation, Orientation.demand_id),
     (Stay, Stay.demand_id),
 ]
+
+
+# The link tables that say whom a household's record concerns: the snapshot's keys for the
+# links moved to the survivor and for those dropped (the survivor had them), the table, and
+# its record column.
+_LINKS: list[tuple[str, str, Any, Any]] = [
+    ("moved_concerns", "dropped_concerns", DemandPerson, DemandPerson.demand_id),
+    ("moved_note_concerns", "dropped_note_concerns", NotePerson, NotePerson.note_id),
+]
+
+
+async def _move_links(
+    session: AsyncSession, link: Any, column: Any, merged_id: uuid.UUID, kept_id: uuid.UUID
+) -> tuple[list[str], list[str]]:
+    """The duplicate's links become the survivor's; where the survivor already has the
+    link, the duplicate's is dropped. Returns (moved, dropped) record ids."""
+    theirs = list((await session.scalars(select(column).where(link.person_id == merged_id))).all())
+    if not theirs:
+        return [], []
+    ours = set(
+        (
+            await session.scalars(
+                select(column).where(link.person_id == kept_id, column.in_(theirs))
+            )
+        ).all()
+    )
+    if ours:
+        await session.execute(delete(link).where(link.person_id == merged_id, column.in_(ours)))
+    await session.execute(update(link).where(link.person_id == merged_id).values(person_id=kept_id))
+    return [str(r) for r in theirs if r not in ours], [str(r) for r in theirs if r in ours]
+
+
+async def _restore_links(
+    session: AsyncSession,
+    link: Any,
+    column: Any,
+    kept_id: uuid.UUID,
+    merged_id: uuid.UUID,
+    moved: list[str],
+    dropped: list[str],
+) -> None:
+    if moved:
+        await session.execute(
+            update(link)
+            .where(link.person_id == kept_id, column.in_([uuid.UUID(r) for r in moved]))
+            .values(person_id=merged_id)
+        )
+    if dropped:
+        await session.execute(
+            insert(link).values(
+                [{column.key: uuid.UUID(r), "person_id": merged_id} for r in dropped]
+            )
+        )
+
+
+async def _move_sections(
+    session: AsyncSession, merged_id: uuid.UUID, kept_id: uuid.UUID
+) -> dict[str, list[dict[str, Any]]]:
+    """The duplicate's own situation sections (one per person and section): each one the
+    survivor lacks moves to it, with the version it had (an unmerge refuses if it was
+    saved since). Where both have the section, the survivor's stays and the duplicate's
+    stays on the merged record: "kept apart", explicitly, never merged field by field."""
+    rows = (
+        await session.scalars(
+            select(SituationRecord)
+            .where(SituationRecord.person_id.in_([merged_id, kept_id]))
+            .order_by(SituationRecord.section)
+            .with_for_update()
+        )
+    ).all()
+    ours = {r.section: r for r in rows if r.person_id == kept_id}
+    theirs = [r for r in rows if r.person_id == merged_id]
+    moved = [r for r in theirs if r.section not in ours]
+    snapshot = {
+        "moved_sections": [
+            {"id": str(r.id), "section": r.section.value, "version": r.version} for r in moved
+        ],
+        "kept_apart_sections": [
+            {
+                "id": str(r.id),
+                "section": r.section.value,
+                "version": r.version,
+                "survivor_section_id": str(ours[r.section].id),
+            }
+            for r in theirs
+            if r.section in ours
+        ],
+    }
+    if moved:
+        await session.execute(
+            update(SituationRecord)
+            .where(SituationRecord.id.in_([r.id for r in moved]))
+            .values(person_id=kept_id)
+        )
+    return snapshot
 
 
 async def _rehome_demands(
@@ -350,6 +442,36 @@ def _inside(inner: Range[datetime], outer: Range[datetime]) -> bool:
     return inner.contained_by(outer)
 
 
+async def _check_sections_unsaved(
+    session: AsyncSession, kept_id: uuid.UUID, moved: list[dict[str, Any]]
+) -> None:
+    """Refuse (WRITTEN_SINCE) if a section the merge moved was saved since: moving it
+    back would take that save away from the survivor. Locks them against a concurrent save."""
+    if not moved:
+        return
+    now = {
+        row.id: (row.person_id, row.version)
+        for row in (
+            await session.execute(
+                select(SituationRecord.id, SituationRecord.person_id, SituationRecord.version)
+                .where(SituationRecord.id.in_([uuid.UUID(r["id"]) for r in moved]))
+                .with_for_update()
+            )
+        ).all()
+    }
+    saved = [r["section"] for r in moved if now.get(uuid.UUID(r["id"])) != (kept_id, r["version"])]
+    if saved:
+        raise Refused(
+            Problem(
+                MergeErrorCode.WRITTEN_SINCE,
+                f"The situation section(s) {', '.join(saved)} moved to the kept record by the "
+                "merge were saved since; undoing it would take that change away from the kept "
+                "record. Correct the records by hand instead.",
+                ["mergeId"],
+            )
+        )
+
+
 async def unmerge_persons(
     ctx: Context, merge_id: uuid.UUID
 ) -> tuple[uuid.UUID | None, list[Problem]]:
@@ -388,6 +510,7 @@ async def unmerge_persons(
                         current_version=kept.version,
                     )
                 )
+            await _check_sections_unsaved(session, kept.id, snapshot.get("moved_sections", []))
             merged = await session.get(Person, record.merged_id, with_for_update=True)
             assert merged is not None
             at = await clock(session)
@@ -408,19 +531,29 @@ async def unmerge_persons(
                         created_by=uuid.UUID(m["created_by"]) if m["created_by"] else None,
                     )
                 )
-            moved_concerns = [uuid.UUID(d) for d in snapshot["moved_concerns"]]
-            if moved_concerns:
+            for moved_key, dropped_key, link, column in _LINKS:
+                await _restore_links(
+                    session,
+                    link,
+                    column,
+                    kept.id,
+                    merged.id,
+                    snapshot.get(moved_key, []),
+                    snapshot.get(dropped_key, []),
+                )
+            sections = [uuid.UUID(r["id"]) for r in snapshot.get("moved_sections", [])]
+            if sections:
                 await session.execute(
-                    update(DemandPerson)
-                    .where(
-                        DemandPerson.person_id == kept.id,
-                        DemandPerson.demand_id.in_(moved_concerns),
-                    )
+                    update(SituationRecord)
+                    .where(SituationRecord.id.in_(sections))
                     .values(person_id=merged.id)
                 )
-            for demand in snapshot["dropped_concerns"]:
+            attachments = [uuid.UUID(a) for a in snapshot.get("repointed_attachments", [])]
+            if attachments:
                 await session.execute(
-                    insert(DemandPerson).values(demand_id=uuid.UUID(demand), person_id=merged.id)
+                    update(Attachment)
+                    .where(Attachment.id.in_(attachments), Attachment.person_id == kept.id)
+                    .values(person_id=merged.id)
                 )
             repointed = [uuid.UUID(p) for p in snapshot["repointed"]]
             if repointed:

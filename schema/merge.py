@@ -30,8 +30,8 @@ else:
             write.MergeErrorCode.OVERLAPPING_MEMBERSHIPS: "The records were in different "
             "households at the same time: move one first, then merge.",
             write.MergeErrorCode.ALREADY_UNDONE: "The merge was already undone.",
-            write.MergeErrorCode.WRITTEN_SINCE: "The kept record changed after the merge: "
-            "undoing it would lose that change.",
+            write.MergeErrorCode.WRITTEN_SINCE: "The kept record, or a situation section the "
+            "merge moved to it, changed after the merge: undoing it would lose that change.",
         },
     )
 
@@ -71,8 +71,9 @@ class MergePayload:
 class MergePersonsInput:
     keep_id: strawberry.ID = strawberry.field(description="The record that survives.")
     merge_id: strawberry.ID = strawberry.field(
-        description="The duplicate: its memberships and demands move to the survivor, and "
-        "`node(id:)` of it then answers the survivor."
+        description="The duplicate: its memberships, the demands and notes it concerns, its "
+        "situation sections and its attachments move to the survivor, and `node(id:)` of it "
+        "then answers the survivor."
     )
     drop_overlapping_memberships: bool = strawberry.field(
         default=False,
@@ -92,8 +93,13 @@ class UnmergePersonsInput:
 class MergeMutations:
     @writes(
         Category.IDENTITY_MIN,
-        "Merge a duplicate person record into another: memberships, demands and history move "
-        "to the survivor, the pre-merge state is recorded, and it can be undone.",
+        "Merge a duplicate person record into another: memberships, the demands and notes it "
+        "concerns, its own situation sections (activity, administrative, medico-social), its "
+        "attachments and history move to the survivor, the pre-merge state is recorded, and "
+        "it can be undone. Situation sections are not merged field by field: a section only "
+        "the duplicate has becomes the survivor's; where both have the same section, the "
+        "survivor's is kept and the duplicate's stays on the merged record (no longer shown; "
+        "an unmerge brings it back), so compare and copy what matters before merging.",
     )
     async def merge_persons(
         self,
@@ -115,8 +121,9 @@ class MergeMutations:
 
     @writes(
         Category.IDENTITY_MIN,
-        "Undo a merge, as long as nothing was written on the survivor since (otherwise "
-        "WRITTEN_SINCE).",
+        "Undo a merge, as long as nothing was written on top since: the survivor not edited "
+        "and no situation section the merge moved to it saved (otherwise WRITTEN_SINCE, and "
+        "nothing changes).",
     )
     async def unmerge_persons(
         self,
