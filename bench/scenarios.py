@@ -66,6 +66,41 @@ query Identite($ref: String!) {
   }
 }"""
     + HEADER,
+    "Situation du ménage": """
+query SituationDuMenage($ref: String!) {
+  household(reference: $ref) {
+    ...Header
+    situation {
+      housingSteps {
+        version savedAt savedBy { displayName }
+        socialHousingNumber socialHousingAppliedOn daloStatus daloFiledOn daloDecidedOn comment
+      }
+      housingPrecarity {
+        version savedAt livingSituation since evictionProcedure evictionDate comment
+      }
+      budget {
+        version savedAt
+        resources { kind amount label } charges { kind amount label }
+        totalResources totalCharges balance debts overindebtednessFile comment
+      }
+      violence { version savedAt victim kinds protectionOrder protected comment }
+      attachments {
+        id fileName section contentType size createdAt createdBy { displayName }
+        person { firstName }
+      }
+      members {
+        person { id firstName lastName }
+        activity { version savedAt status since registeredJobSeeker comment }
+        administrative { version savedAt residenceStatus permitExpiresOn hasIdentityDocument }
+        medicoSocial {
+          version savedAt healthCoverage pregnant dueDate disability disabilityRecognised
+          addiction followUp
+        }
+      }
+    }
+  }
+}"""
+    + HEADER,
     "Évaluations": """
 query Evaluations($ref: String!) {
   household(reference: $ref) {

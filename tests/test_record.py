@@ -8,146 +8,29 @@ from collections.abc import Callable
 
 import pytest
 
+from bench import scenarios
 from models.demo import FIRST_75_REFERENCE
 from tests.conftest import Run
 
 Viewer = Callable[[str | None], Run]
 
-HEADER = """
-fragment Header on Household {
-  reference version
-  summary {
-    memberCount referencePerson { firstName lastName } openDemands latestFlashLevel
-    pinnedNotes { id title pinnedUntil } lastSavedAt
-  }
-}"""
-MENAGE = (
-    """
-query Menage($ref: String!) {
-  household(reference: $ref) {
-    ...Header
-    territory { code name }
-    members { relationship validFrom person { id firstName lastName birthDate sex } }
-    demands(first: 5) { totalCount edges { node { kind status priority createdAt night } } }
-  }
-}"""
-    + HEADER
-)
-IDENTITE = (
-    """
-query Identite($ref: String!) {
-  household(reference: $ref) {
-    ...Header
-    members {
-      relationship validFrom
-      person { id version firstName lastName usageName birthDate sex nationality phone }
-    }
-    memberHistory { relationship validFrom validTo person { firstName lastName } }
-  }
-}"""
-    + HEADER
-)
-SITUATION = (
-    """
-query SituationDuMenage($ref: String!) {
-  household(reference: $ref) {
-    ...Header
-    situation {
-      housingSteps {
-        version savedAt savedBy { displayName }
-        socialHousingNumber socialHousingAppliedOn daloStatus daloFiledOn daloDecidedOn comment
-      }
-      housingPrecarity {
-        version savedAt livingSituation since evictionProcedure evictionDate comment
-      }
-      budget {
-        version savedAt
-        resources { kind amount label } charges { kind amount label }
-        totalResources totalCharges balance debts overindebtednessFile comment
-      }
-      violence { version savedAt victim kinds protectionOrder protected comment }
-      attachments {
-        id fileName section contentType size createdAt createdBy { displayName }
-        person { firstName }
-      }
-      members {
-        person { id firstName lastName }
-        activity { version savedAt status since registeredJobSeeker comment }
-        administrative { version savedAt residenceStatus permitExpiresOn hasIdentityDocument }
-        medicoSocial {
-          version savedAt healthCoverage pregnant dueDate disability disabilityRecognised
-          addiction followUp
-        }
-      }
-    }
-  }
-}"""
-    + HEADER
-)
-EVALUATIONS = (
-    """
-query Evaluations($ref: String!) {
-  household(reference: $ref) {
-    ...Header
-    flash: latestEvaluation(kind: FLASH) {
-      vulnerabilityLevel criteria createdAt author { displayName }
-    }
-    deep: latestEvaluation(kind: DEEP) {
-      sections createdAt author { displayName organisation { name } }
-    }
-    evaluations(first: 10) {
-      totalCount pageInfo { hasNextPage endCursor }
-      edges { node { id kind vulnerabilityLevel createdAt author { displayName } } }
-    }
-  }
-}"""
-    + HEADER
-)
-NOTES = (
-    """
-query Notes($ref: String!, $filter: NoteFilter) {
-  household(reference: $ref) {
-    ...Header
-    members { person { id firstName lastName } }
-    notes(first: 20, filter: $filter) {
-      totalCount pageInfo { hasNextPage endCursor }
-      edges { node {
-        id title body isPinned pinnedUntil createdAt version
-        author { id displayName } concernedPersons { id firstName }
-      } }
-    }
-  }
-}"""
-    + HEADER
-)
-SUIVI = (
-    """
-query SuiviDesModifications($ref: String!, $filter: AuditFilter) {
-  household(reference: $ref) {
-    ...Header
-    auditEvents(first: 20, filter: $filter) {
-      totalCount pageInfo { hasNextPage endCursor }
-      edges { node {
-        at action entityType entityId changes actor { displayName organisation { name } }
-      } }
-    }
-  }
-}"""
-    + HEADER
-)
+# The documents are the bench's (`bench.scenarios.TABS`): one copy, measured there and
+# checked here.
+DOCUMENTS = scenarios.TABS
 
 # tab -> (query, its statements: one per relation the query reaches, plus the access log's
 # one INSERT, as the header's pinned notes are a logged category). A relation with nothing
 # to load costs nothing (the notes' authors when the viewer wrote them all, whose row is
 # already loaded): a household may cost less, never more.
-TABS: dict[str, tuple[str, int]] = {
-    "Ménage": (MENAGE, 10),
-    "Identité": (IDENTITE, 7),
-    "Situation du ménage": (SITUATION, 11),
-    "Évaluations": (EVALUATIONS, 11),
-    "Notes": (NOTES, 11),
-    "Suivi des modifications": (SUIVI, 11),
+STATEMENTS: dict[str, int] = {
+    "Ménage": 10,
+    "Identité": 7,
+    "Situation du ménage": 11,
+    "Évaluations": 11,
+    "Notes": 11,
+    "Suivi des modifications": 11,
 }
+TABS: dict[str, tuple[str, int]] = {tab: (DOCUMENTS[tab], n) for tab, n in STATEMENTS.items()}
 
 
 @pytest.mark.parametrize("tab", list(TABS))
