@@ -53,7 +53,7 @@ from bench.harness import (
     statements_line,
     workspace,
 )
-from bench.scenarios import SCENARIOS, Scenario, prepare, territory_of
+from bench.scenarios import SCENARIOS, Scenario, prepare, viewer_of
 from bench.seed import seed
 from models.demo import SIAO_LOGIN
 
@@ -256,14 +256,14 @@ async def measure(
 ) -> None:
     conn = await asyncpg.connect(running.db.dsn)
     try:
-        territory = await territory_of(conn, args.login)
+        viewer = await viewer_of(conn, args.login)
         stats = (lambda: counters(conn)) if running.db.stat_statements else None
         background = [
-            (await prepare(conn, name, territory, args.seed + 1), loops)
+            (await prepare(conn, name, viewer, args.seed + 1), loops)
             for name, loops in args.background
         ]
         for name in args.scenarios:
-            scenario = await prepare(conn, name, territory, args.seed)
+            scenario = await prepare(conn, name, viewer, args.seed)
             demands_before = await _demands(conn)
             await _first_answers(running, token, scenario)
             streams = [Stream(name, args.concurrency, scenario.next_request)]

@@ -29,6 +29,7 @@ from typing import Any
 import asyncpg
 import orjson
 
+from auth.policy import ROLE_RELATIONSHIP, Access, Category, Role, allowed
 from bench.harness import Request
 from schema.node import encode_id
 
@@ -67,7 +68,7 @@ query Identite($ref: String!) {
 }"""
     + HEADER,
     "Situation du ménage": """
-query SituationDuMenage($ref: String!) {
+query SituationDuMenage($ref: String!, $health: Boolean! = true) {
   household(reference: $ref) {
     ...Header
     situation {
@@ -92,7 +93,7 @@ query SituationDuMenage($ref: String!) {
         person { id firstName lastName }
         activity { version savedAt status since registeredJobSeeker comment }
         administrative { version savedAt residenceStatus permitExpiresOn hasIdentityDocument }
-        medicoSocial {
+        medicoSocial @include(if: $health) {
           version savedAt healthCoverage pregnant dueDate disability disabilityRecognised
           addiction followUp
         }
@@ -242,8 +243,12 @@ def _body(query: str, variables: dict[str, Any]) -> bytes:
     return orjson.dumps({"query": query, "variables": variables})
 
 
-def _record(references: list[str], rng: random.Random, tally: Tally) -> Scenario:
+def _record(
+    references: list[str], rng: random.Random, tally: Tally, viewer: BenchViewer
+) -> Scenario:
     tabs = list(TABS)
+    # As the screen does: the medico-social section only for who may read HEALTH.
+    extra = {"Situation du ménage": {"health": viewer.may_read(Category.HEALTH)}}
 
     def check(data: Any) -> str | None:
         household = data.get("household")
@@ -256,7 +261,8 @@ def _record(references: list[str], rng: random.Random, tally: Tally) -> Scenario
 
     def next_request() -> Request:
         tab = rng.choice(tabs)
-        return _body(TABS[tab], {"ref": rng.choice(references)}), check, tab
+        variables = {"ref": rng.choice(references), **extra.get(tab, {})}
+        return _body(TABS[tab], variables), check, tab
 
     return Scenario("record", next_request, tabs, tally)
 
@@ -312,20 +318,32 @@ def _create_demand(households: list[str], rng: random.Random, tally: Tally) -> S
     return Scenario("create-demand", next_request, ["createDemand"], tally)
 
 
-async def territory_of(conn: asyncpg.Connection[asyncpg.Record], login: str) -> str:
-    code = await conn.fetchval("SELECT territory_code FROM users WHERE login = $1", login)
-    if code is None:
+@dataclass(frozen=True)
+class BenchViewer:
+    """The viewer the scenarios play as: its territory and what it may read."""
+
+    territory: str
+    role: Role
+
+    def may_read(self, category: Category) -> bool:
+        return allowed(category, ROLE_RELATIONSHIP[self.role], Access.READ)
+
+
+async def viewer_of(conn: asyncpg.Connection[asyncpg.Record], login: str) -> BenchViewer:
+    row = await conn.fetchrow("SELECT territory_code, role FROM users WHERE login = $1", login)
+    if row is None or row["territory_code"] is None:
         raise RuntimeError(f"no user {login} with a territory: is the demo data loaded?")
-    return str(code)
+    return BenchViewer(str(row["territory_code"]), Role(row["role"]))
 
 
 async def prepare(
-    conn: asyncpg.Connection[asyncpg.Record], name: str, territory: str, seed: int
+    conn: asyncpg.Connection[asyncpg.Record], name: str, viewer: BenchViewer, seed: int
 ) -> Scenario:
     """The scenario `name`, with its data drawn from the database (the same draw for the
     same data and seed)."""
     rng = random.Random(f"siao-bench-run:{name}:{seed}")
     tally = Tally()
+    territory = viewer.territory
     order = f"md5(h.id::text || '{seed}')"  # a stable draw that needs no sort key
     if name == "queue":
         return _queue(tally)
@@ -336,7 +354,7 @@ async def prepare(
             territory,
             SAMPLE,
         )
-        return _record(_need(rows, name), rng, tally)
+        return _record(_need(rows, name), rng, tally, viewer)
     if name == "search":
         rows = await conn.fetch(
             "SELECT p.first_name, p.last_name FROM persons p "
