@@ -64,6 +64,14 @@ class Membership(Base):
             "ix_memberships_household_validity", "household_id", "validity", postgresql_using="gist"
         ),
         Index("ix_memberships_person_id", "person_id"),
+        # A person's current household, without visiting the GiST exclusion index (the
+        # search joins every name candidate to it).
+        Index(
+            "ix_memberships_open_person",
+            "person_id",
+            postgresql_include=["household_id"],
+            postgresql_where=text("upper_inf(validity)"),
+        ),
     )
 
     id: Mapped[uuid.UUID] = uuid_pk()

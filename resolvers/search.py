@@ -31,6 +31,10 @@ from resolvers.errors import CodedError, ErrorCode, bad_input
 from resolvers.pagination import ResolvedPage, check_first
 
 MAX_QUERY = 200
+# `totalCount` counts matches up to this many and then stops (it says COUNT_CAP + 1): past
+# that, the operator refines the search, and counting every weak match of a common name
+# among a million persons costs as much as the page itself.
+COUNT_CAP = 1000
 # Minimum word similarity for a name to be a candidate (the `<%` operator's threshold,
 # set per connection in models.database).
 WORD_SIMILARITY_THRESHOLD = 0.4
@@ -125,8 +129,8 @@ async def search_persons(
     rows = rows[:first]
 
     async def count() -> int:
-        total = (
-            select(func.count())
+        matches = (
+            select(literal(1))
             .select_from(Person)
             .join(
                 Membership,
@@ -134,7 +138,10 @@ async def search_persons(
             )
             .join(Household, Household.id == Membership.household_id)
             .where(*conditions)
+            .limit(COUNT_CAP + 1)
+            .subquery()
         )
+        total = select(func.count()).select_from(matches)
         return int((await ctx.execute(total)).scalar_one())
 
     return ResolvedPage(

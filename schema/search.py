@@ -91,7 +91,8 @@ class SearchQuery:
         description="Find persons of your territory by name (any order, accents and case "
         "ignored) and/or birth date, including people you do not follow: only their minimal "
         "identity is shown. Persons of protected households appear only to those who "
-        "accompany them. For social workers and SIAO operators."
+        "accompany them. For social workers and SIAO operators. `totalCount` counts up to "
+        "1,000 matches and then says 1,001: refine the search."
     )
     async def search_persons(
         self,

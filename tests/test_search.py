@@ -92,6 +92,23 @@ async def test_results_page_forward_without_repeats(as_user: Viewer) -> None:
     assert len(seen) == len(set(seen)) == page["totalCount"] > 5
 
 
+async def test_the_count_stops_past_the_cap_and_paging_goes_on(
+    as_user: Viewer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Counting every weak match of a common name among a million persons costs as much as
+    the page: `totalCount` stops at the cap + 1 (here a cap of 3), the pages do not."""
+    run = as_user("siao.75@demo.siao")
+    full = await run(SEARCH, q="martin", first=100)
+    assert full.data is not None
+    everything = len(full.data["searchPersons"]["edges"])
+    assert everything > 4
+    monkeypatch.setattr("resolvers.search.COUNT_CAP", 3)
+    capped = await run(SEARCH, q="martin", first=100)
+    assert capped.data is not None
+    assert capped.data["searchPersons"]["totalCount"] == 4
+    assert len(capped.data["searchPersons"]["edges"]) == everything
+
+
 @pytest.mark.parametrize("query", ["", "   "])
 async def test_an_empty_search_is_a_clear_error(as_user: Viewer, query: str) -> None:
     answer = await as_user("siao.75@demo.siao")(SEARCH, q=query)
