@@ -9,7 +9,7 @@ from models.household import Accompaniment, Household, Membership, Relationship
 from models.note import Note, NotePerson
 from models.organisation import Organisation, OrganisationKind, Territory, User
 from models.orientation import ExitReason, Orientation, OrientationStatus, RefusalReason, Stay
-from models.person import Person, PersonMerge, Sex
+from models.person import NameWord, Person, PersonMerge, Sex
 from models.situation import SituationRecord
 from models.structure import Place, PlaceType
 
@@ -30,6 +30,7 @@ __all__ = [
     "FlashCriterion",
     "Household",
     "Membership",
+    "NameWord",
     "Note",
     "NotePerson",
     "Organisation",

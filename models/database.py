@@ -18,6 +18,8 @@ from sqlalchemy import event
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
+from models.person import CLOSE_WORD
+
 
 @dataclass
 class SqlStats:
@@ -66,6 +68,8 @@ def create_engine(url: str, *, pool_size: int = 10, max_overflow: int = 20) -> A
                 # Person search: candidates whose names are this close to the query
                 # (resolvers/search.py, the `<%` operator of pg_trgm).
                 "pg_trgm.word_similarity_threshold": "0.4",
+                # ... and the words of the dictionary close to a typed word (`%`).
+                "pg_trgm.similarity_threshold": str(CLOSE_WORD),
             }
         },
     )

@@ -16,13 +16,17 @@ from sqlalchemy import (
     Text,
     func,
 )
-from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
 from models.base import Base, Tracked, text_enum, uuid_pk
 
 NAME_MAX = 100
 NAME_KEY_SQL = "siao_name_key(first_name || ' ' || last_name || ' ' || coalesce(usage_name, ''))"
+NAME_WORDS_SQL = f"string_to_array({NAME_KEY_SQL}, ' ')"
+# The trigram similarity of a known name word to a typed one for the search to try it
+# (the `%` operator's threshold, set per connection; resolvers/search.py).
+CLOSE_WORD = 0.3
 
 
 class Sex(StrEnum):
@@ -46,6 +50,7 @@ class Person(Tracked, Base):
             postgresql_ops={"name_key": "gin_trgm_ops"},
         ),
         Index("ix_persons_birth_date", "birth_date"),
+        Index("ix_persons_name_words", "name_words", postgresql_using="gin"),
     )
 
     id: Mapped[uuid.UUID] = uuid_pk()
@@ -64,6 +69,29 @@ class Person(Tracked, Base):
     name_key: Mapped[str] = mapped_column(
         Text, Computed(NAME_KEY_SQL, persisted=True), nullable=False
     )
+    # The same, as words: the search finds the persons who have, for every word typed, a
+    # word close to it (`NameWord` tells which words are close), through a GIN index.
+    name_words: Mapped[list[str]] = mapped_column(
+        ARRAY(Text), Computed(NAME_WORDS_SQL, persisted=True), nullable=False
+    )
+
+
+class NameWord(Base):
+    """Every word of every person's names (the dictionary of the search): small enough that
+    finding the words close to a typed one, by trigram similarity, takes a millisecond at a
+    million persons. Filled by a trigger on persons (migration 0011); never shrinks."""
+
+    __tablename__ = "name_words"
+    __table_args__ = (
+        Index(
+            "ix_name_words_trgm",
+            "word",
+            postgresql_using="gin",
+            postgresql_ops={"word": "gin_trgm_ops"},
+        ),
+    )
+
+    word: Mapped[str] = mapped_column(Text, primary_key=True)
 
 
 class PersonMerge(Base):

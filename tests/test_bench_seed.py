@@ -59,6 +59,12 @@ async def _count(conn: asyncpg.Connection, query: str) -> int:
     return value
 
 
+MISSING_WORDS = """
+    SELECT count(*) FROM persons p, unnest(p.name_words) AS w
+    WHERE w <> '' AND NOT EXISTS (SELECT 1 FROM name_words n WHERE n.word = w)
+"""
+
+
 async def test_seed_writes_a_consistent_realistic_dataset(new_database: NewDatabase) -> None:
     url = await new_database()
     report = await seed(url, PERSONS)
@@ -72,6 +78,8 @@ async def test_seed_writes_a_consistent_realistic_dataset(new_database: NewDatab
             assert await _count(conn, f"SELECT count(*) FROM {table}") == rows, table
         assert report.rows["persons"] == PERSONS
         assert report.persons_per_second > 0
+        # The search's dictionary knows every name word (the triggers that keep it were off).
+        assert await _count(conn, MISSING_WORDS) == 0
         # Every person has exactly one open membership.
         assert not await _count(
             conn,
@@ -204,6 +212,7 @@ async def test_the_database_triggers_accept_the_data(new_database: NewDatabase) 
     try:
         versions = await conn.fetch("SELECT DISTINCT substr(id::text, 15, 1) AS v FROM persons")
         assert [r["v"] for r in versions] == ["4"]
+        assert await _count(conn, MISSING_WORDS) == 0
     finally:
         await conn.close()
 

@@ -53,6 +53,34 @@ async def test_half_heard_names_find_the_right_person(
     ), (typed, found[:5])
 
 
+@pytest.mark.parametrize(
+    ("typed", "expected"),
+    [
+        # "bxwq" (a slip, a word misheard) is close to no known name word, but the whole
+        # name is close enough: the full-name similarity finds her when the word search
+        # finds nobody.
+        ("ndiaye helene bxwq", ("Hélène", "N'Diaye")),
+        ("de la laurent dupont", ("Laurent", "Dupont")),  # particles are not required
+    ],
+)
+async def test_a_word_close_to_no_known_word_does_not_lose_the_person(
+    as_user: Viewer, sql: asyncpg.Connection, typed: str, expected: tuple[str, str]
+) -> None:
+    found = names(await as_user("siao.75@demo.siao")(SEARCH, q=typed))
+    assert expected in found[:5], (typed, found[:5])
+
+
+async def test_the_dictionary_of_name_words_follows_new_and_renamed_persons(
+    sql: asyncpg.Connection,
+) -> None:
+    """The word search only finds words the dictionary knows: triggers keep it."""
+    person = await sql.fetchval(
+        "SELECT id FROM persons WHERE first_name = 'Laurent' AND last_name = 'Dupont' LIMIT 1"
+    )
+    await sql.execute("UPDATE persons SET usage_name = 'Zébulonnet' WHERE id = $1", person)
+    assert await sql.fetchval("SELECT count(*) FROM name_words WHERE word = 'zebulonnet'") == 1
+
+
 async def test_homonyms_are_told_apart_by_birth_date(
     as_user: Viewer, sql: asyncpg.Connection
 ) -> None:
