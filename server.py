@@ -141,6 +141,7 @@ class GraphQLEndpoint:
             viewer=None,
             events=app_state.events,
             clock=app_state.clock,
+            search_slots=app_state.search_slots,
         )
         if scope["type"] == "websocket":
 
@@ -351,6 +352,7 @@ def create_app(settings: Settings, database_url: str, clock: Clock | None = None
         # 34-48% of request time with the default threshold (each worker runs this).
         gc.set_threshold(50_000, 20, 20)
         app.state.engine = create_engine(database_url)
+        app.state.search_slots = asyncio.Semaphore(settings.search_concurrency)
         app.state.events = EventBus(database_url)
         await app.state.events.start()
         try:

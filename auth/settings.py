@@ -50,6 +50,10 @@ class Settings:
     # Attachments: the largest file accepted, and how long a download link lasts.
     max_upload_bytes: int = 10 * 1024 * 1024
     link_ttl_seconds: int = 300
+    # Person searches run at most this many at a time per server process; the others wait
+    # their turn without using the CPU, so that a demand being created at the 115's evening
+    # rush is not queued behind every search (a bulkhead).
+    search_concurrency: int = 1
 
     @property
     def is_dev(self) -> bool:
@@ -89,4 +93,5 @@ class Settings:
             max_page_size=_int("SIAO_MAX_PAGE_SIZE", cls.max_page_size),
             max_upload_bytes=_int("SIAO_MAX_UPLOAD_BYTES", cls.max_upload_bytes),
             link_ttl_seconds=_int("SIAO_LINK_TTL_SECONDS", cls.link_ttl_seconds),
+            search_concurrency=_int("SIAO_SEARCH_CONCURRENCY", cls.search_concurrency),
         )

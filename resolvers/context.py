@@ -48,6 +48,8 @@ class Context:
     # What "now" is for rules that depend on it (a note's pin is active until its date);
     # tests give the app a clock they can move instead of sleeping.
     clock: Clock = system_clock
+    # The process's search slots (`Settings.search_concurrency`), shared by its requests.
+    search_slots: asyncio.Semaphore | None = None
     _read_conn: AsyncConnection | None = field(default=None, init=False)
     # One asyncpg connection runs one statement at a time; loaders dispatched in the same
     # tick take turns.
@@ -98,6 +100,15 @@ class Context:
         exception (so a refusal raised half-way leaves no half-written rows)."""
         async with AsyncSession(self.engine, expire_on_commit=False) as session, session.begin():
             yield session
+
+    @asynccontextmanager
+    async def search_slot(self) -> AsyncIterator[None]:
+        """Held while a person search runs its statements."""
+        if self.search_slots is None:
+            yield
+            return
+        async with self.search_slots:
+            yield
 
     def note_access(self, household_id: uuid.UUID, category: Category) -> None:
         self.accessed.add((household_id, category))

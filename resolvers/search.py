@@ -122,6 +122,30 @@ async def search_persons(
     first: int = 20,
     after: str | None = None,
 ) -> ResolvedPage:
+    """One page of the search, run in one of the process's search slots (the bulkhead of
+    `Settings.search_concurrency`), like its count."""
+    async with ctx.search_slot():
+        return await _search_persons(
+            ctx,
+            query,
+            birth_date=birth_date,
+            birth_year=birth_year,
+            territory=territory,
+            first=first,
+            after=after,
+        )
+
+
+async def _search_persons(
+    ctx: Context,
+    query: str,
+    *,
+    birth_date: date | None,
+    birth_year: int | None,
+    territory: str | None,
+    first: int,
+    after: str | None,
+) -> ResolvedPage:
     viewer = ctx.authenticated
     if not viewer.may_search:
         raise CodedError(ErrorCode.FORBIDDEN, "You may not search persons.")
@@ -221,7 +245,8 @@ async def search_persons(
             .subquery()
         )
         total = select(func.count()).select_from(matches)
-        return int((await ctx.execute(total)).scalar_one())
+        async with ctx.search_slot():
+            return int((await ctx.execute(total)).scalar_one())
 
     return ResolvedPage(
         rows=rows,

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from typing import Any
 
 import asyncpg
 import pytest
+from starlette.applications import Starlette
 
 from tests.conftest import Answer, Run
 
@@ -219,3 +221,26 @@ async def test_the_same_birth_date_with_other_names_is_no_duplicate(as_user: Vie
     )
     assert answer.data is not None
     assert answer.data["createHousehold"]["warnings"] == []
+
+
+async def test_searches_wait_for_a_search_slot_and_other_requests_do_not(
+    as_user: Viewer, app: Starlette
+) -> None:
+    """The bulkhead: a search runs its statements in one of the process's search slots
+    (`SIAO_SEARCH_CONCURRENCY`, 1 by default); with every slot taken it waits, while a
+    request that is not a search goes through."""
+    slots: asyncio.Semaphore = app.state.search_slots
+    run = as_user("siao.75@demo.siao")
+    async with slots:  # every slot taken (there is one)
+        search = asyncio.ensure_future(run(SEARCH, q="laurent dupont"))
+        for _ in range(10_000):  # until the search is queued at the slot
+            if search.done() or getattr(slots, "_waiters", None):
+                break
+            await asyncio.sleep(0)
+        assert not search.done(), "the search ran without a slot"
+        other = await run("query { me { displayName } }")
+        assert other.errors == []
+        assert not search.done()
+    answer = await search
+    assert answer.errors == []
+    assert names(answer)[0] == ("Laurent", "Dupont")
