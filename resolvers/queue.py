@@ -14,11 +14,12 @@ from typing import Any
 from sqlalchemy import func, select, tuple_
 
 from models import Demand, DemandKind, DemandStatus, Household
+from models.demand import WAITING_STATUSES
 from resolvers.context import Context
 from resolvers.errors import bad_input
 from resolvers.pagination import ResolvedPage, check_first
 
-WAITING = (DemandStatus.SUBMITTED, DemandStatus.IN_REVIEW, DemandStatus.REFUSED)
+WAITING = WAITING_STATUSES
 
 
 class QueueOrder(StrEnum):
