@@ -70,6 +70,10 @@ def create_engine(url: str, *, pool_size: int = 10, max_overflow: int = 20) -> A
                 "pg_trgm.word_similarity_threshold": "0.4",
                 # ... and the words of the dictionary close to a typed word (`%`).
                 "pg_trgm.similarity_threshold": str(CLOSE_WORD),
+                # Many small concurrent requests: a parallel plan only moves the same work
+                # to more processes (the work queue's count at a million persons: 11.7 ->
+                # 16.4 requests/s without it, bench/README.md).
+                "max_parallel_workers_per_gather": "0",
             }
         },
     )
