@@ -36,17 +36,17 @@ What the data looks like
 
 Ids. By default (`ids="ordered"`) ids are version-8 UUIDs that count: 16 bits drawn once
 per call, a 32-bit counter, the rest drawn once per call. Each table's btree indexes then
-grow at their right edge, where `ids="random"` gives version-4 UUIDs like the
-application's own, whose inserts land anywhere in every index. The counter must come
-first: btree_gist's GiST penalty sees a uuid as a double made of its first 64 bits, so
-ids that counted in their last bits (the layout before) all cost the same to it, and the
-GiST indexes of memberships (the exclusion constraint by person, the index by household)
-mixed every key in every subtree: a probe read ~520 pages instead of ~5 (0.5-0.8 ms
-instead of 11-90 µs at a million persons), for the application's queries as for the
-exclusion check of each insert. Those indexes now cost their real price to the load:
-PostgreSQL takes ~41 s instead of ~25 s to COPY a million memberships. Both layouts come
-from `random.Random` seeded with `seed` and the starting references below: the output
-depends only on `seed` and on what the database already holds.
+grow at their right edge: at a million persons PostgreSQL's CPU is 63-70 s instead of 75 s
+with `ids="random"`, version-4 UUIDs like the application's own, whose inserts land
+anywhere in every index. The counter must come first: btree_gist's GiST penalty sees a
+uuid as a double made of its first 64 bits, so ids that counted in their last bits (the
+layout before) all cost the same to it, and the GiST indexes of memberships (the exclusion
+constraint by person, the index by household) mixed every key in every subtree: a probe
+read ~520 pages instead of ~5 (0.5-0.8 ms instead of 11-90 µs at a million persons), for
+the application's queries as for the exclusion check of each insert. Sorting their keys
+costs these indexes more (~10 s of PostgreSQL's CPU each at a million persons). Both
+layouts come from `random.Random` seeded with `seed` and the starting references below:
+the output depends only on `seed` and on what the database already holds.
 
 References are `<territory><number>` (`2A`/`2B` use `20`), numbered from 50,000,000 (8
 digits; 5,000,000 and 7 digits after a 3-digit code): the demo data uses numbers 1 to 150,
@@ -61,12 +61,24 @@ about 190 s of PostgreSQL CPU at COMMIT, against 10 s for the whole load without
 by default (`checks="sql"`) the load runs with `SET LOCAL session_replication_role =
 replica` (every trigger off, for this transaction only), then checks the same rules and
 every foreign key of the loaded tables with set-based SQL before COMMIT (about 1.5 s at
-200,000 persons, 9 s at a million), and raises `SeedCheckFailed`, rolling everything
-back, if one fails. Primary keys, unique, CHECK and exclusion constraints are enforced as
-usual. `checks="triggers"` keeps the triggers on. So does `checks="sql"` (with a warning)
-when the role may not set `session_replication_role` (not a superuser), or when a loaded
-table carries a trigger not in `KNOWN_TRIGGERS`, or one whose function's source changed
-since these checks were written (it would be skipped, or checked against the old rule).
+200,000 persons, 9 s at a million), and raises `SeedCheckFailed`, rolling everything back,
+if one fails. Primary keys, unique and CHECK constraints are enforced as usual, and
+exclusion constraints too, on every row at once when the load ends (see Indexes).
+`checks="triggers"` keeps the triggers on. So does `checks="sql"` (with a warning) when
+the role may not set `session_replication_role` (not a superuser), or when a loaded table
+carries a trigger not in `KNOWN_TRIGGERS`, or one whose function's source changed since
+these checks were written (it would be skipped, or checked against the old rule).
+
+Indexes. With `checks="sql"`, `bench.seed_indexes` drops the btree and GIN indexes that
+back no constraint, and the exclusion constraint of memberships, of the tables that hold
+no more rows than the seed adds (a quarter of them for the exclusion constraint), inside
+the transaction, and builds them again from the catalog's own definitions when the load
+ends, before the checks (the phase "index"). A build from all the rows costs PostgreSQL
+less than maintaining the index row by row: at a million persons 3.4 s instead of 6.7 s
+for the trigrams of the name key, 0.4 s instead of 2.8 s for the birth dates, 17 s instead
+of 24 s for the exclusion constraint, its check of every row included. What a rebuild
+would not bring back exactly is kept, and the tables are locked (ACCESS EXCLUSIVE) until
+COMMIT; see that module.
 
 Speed, on a 2-vCPU VM shared with other jobs: 12,400-13,700 persons/s at a million,
 12,700-14,500 at 200,000 (PostgreSQL 15 and the embedded 18). The single backend of the
@@ -96,6 +108,7 @@ import asyncpg
 import orjson
 
 from auth.policy import Role
+from bench import seed_indexes
 from models.demand import DemandKind, DemandStatus
 from models.demo import STATUSES as DEMO_STATUSES
 from models.household import Relationship
@@ -531,6 +544,17 @@ COLUMNS: Final[dict[str, tuple[str, ...]]] = {
     ),
 }
 TABLES: Final = ("territories", "organisations", "users", *COLUMNS)
+# Rows the generator writes per person, per table (at a million persons), for
+# `seed_indexes.defer` to compare with the rows a table already holds.
+ROWS_PER_PERSON: Final = {
+    "households": 0.44,
+    "persons": 1.0,
+    "memberships": 1.02,
+    "accompaniments": 0.13,
+    "demands": 0.66,
+    "demand_persons": 1.5,
+    "audit_events": 1.09,
+}
 # The triggers on the loaded tables that `checks="sql"` may switch off, since it checks
 # the same rules itself: trigger -> (function, md5 of its source) as of migration 0005.
 # A trigger or a function body that is not here (a later migration changed a rule) keeps
@@ -564,9 +588,11 @@ KNOWN_TRIGGERS: Final = {
 }
 # What the switched-off triggers that keep derived data would have written, set-based.
 DERIVED: Final = {
+    # (unnest in the select list: a third faster than a lateral join at a million persons)
     "name_words": """
         INSERT INTO name_words (word)
-        SELECT DISTINCT w FROM persons, unnest(name_words) AS w WHERE w <> ''
+        SELECT DISTINCT w FROM (SELECT unnest(name_words) AS w FROM persons) AS words
+        WHERE w <> ''
         ON CONFLICT DO NOTHING
     """,
 }
@@ -1185,12 +1211,19 @@ async def seed(
             rng = random.Random(f"siao-bench:{seed}:{sorted(counters.items())}")
             first = dict(counters)
             generator = _Generator(rng, staff, counters, persons, ids)
+            deferred: list[seed_indexes.Deferred] = []
+            if checks == "sql":  # pending trigger events would forbid the rebuild
+                added = {table: round(persons * n) for table, n in ROWS_PER_PERSON.items()}
+                deferred = await seed_indexes.defer(conn, added)
             phases["setup"] = time.perf_counter() - started
             tick = time.perf_counter()
             busy = dict.fromkeys(("generate", "copy"), 0.0)
             await _load(conn, generator, persons, rows, busy)
             phases["load"] = time.perf_counter() - tick
             phases.update(busy)
+            tick = time.perf_counter()
+            await seed_indexes.rebuild(conn, deferred)
+            phases["index"] = time.perf_counter() - tick
             if checks == "sql":
                 tick = time.perf_counter()
                 for statement in DERIVED.values():
