@@ -89,10 +89,13 @@ async def test_every_scenario_runs_without_error_at_a_fixed_cost(
         assert figures["errors"] == 0, (name, figures["error_examples"])
         assert scenario["floor"]["requests"] > 0, name
         assert {"db", "cpu", "server_cpu_ms_per_request"} <= set(scenario), name
-    # a tab may cost less when a relation has nothing to load, never more than its shape
+    # a tab may cost less when a relation has nothing to load, never more than its shape.
+    # tests/test_record.py counts as the accompanying social worker, whose own user row is
+    # already loaded when they wrote everything shown; the bench reads as the SIAO, for
+    # whom the authors (`savedBy`, `author`) are one more statement.
     record = by_name["record"]["documents"]
     assert set(record) == set(TABS)
-    assert all(record[tab]["statements_max"] <= cost for tab, (_, cost) in TABS.items()), record
+    assert all(record[tab]["statements_max"] <= cost + 1 for tab, (_, cost) in TABS.items()), record
     for name in ("queue", "search", "create-demand"):
         figures = by_name[name]["figures"]
         assert figures["sql_statements_min"] == figures["sql_statements_max"], name
