@@ -41,6 +41,7 @@ from typing import Any
 from faker import Faker
 from sqlalchemy import insert, select, text
 from sqlalchemy.dialects.postgresql import Range
+from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 from auth.policy import Role
 from models.audit import AuditEvent
@@ -912,8 +913,13 @@ async def load_demo(url: str) -> str:
             builder = DemoBuilder()
             builder.build()
             for table, rows in builder.tables():
-                await conn.execute(insert(table), rows)
-            structures = await load_structures(conn, lambda key: demo_id("organisation", key))
+                if table is Territory:  # reference data: `bench seed` may have added them
+                    await conn.execute(pg_insert(table).on_conflict_do_nothing(), rows)
+                else:
+                    await conn.execute(insert(table), rows)
+            structures = await load_structures(
+                conn, lambda key: demo_id("organisation", key), [d["id"] for d in builder.demands]
+            )
             return f"{builder.summary()}, {structures}"
     finally:
         await engine.dispose()

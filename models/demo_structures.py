@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import uuid
 from collections import Counter
+from collections.abc import Collection
 from datetime import timedelta
 from typing import Any
 
@@ -45,8 +46,11 @@ def _id(kind: str, key: object) -> uuid.UUID:
     return uuid.uuid5(NAMESPACE, f"{kind}:{key}")
 
 
-async def load_structures(conn: AsyncConnection, organisation_id: Any) -> str:
-    """`organisation_id(key)` gives a demo organisation's id."""
+async def load_structures(
+    conn: AsyncConnection, organisation_id: Any, demand_ids: Collection[uuid.UUID]
+) -> str:
+    """`organisation_id(key)` gives a demo organisation's id; `demand_ids` are the demo's
+    demands (others, such as `siao bench seed`'s, may be in the database already)."""
     place_ids = {
         (org, place_type): _id("place", f"{org}:{place_type.value}")
         for org, types in PLACES.items()
@@ -64,9 +68,10 @@ async def load_structures(conn: AsyncConnection, organisation_id: Any) -> str:
             )
             .join(Household, Household.id == Demand.household_id)
             .where(
+                Demand.id.in_(demand_ids),
                 Demand.status.in_(
                     (DemandStatus.ORIENTED, DemandStatus.ACCEPTED, DemandStatus.IN_STAY)
-                )
+                ),
             )
             .order_by(Demand.id)
         )

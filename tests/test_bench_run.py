@@ -16,6 +16,10 @@ from typing import Any
 import asyncpg
 
 from bench import scenarios
+from bench.seed import seed
+from models.demo import ADMIN_LOGIN, load_demo
+from tests.test_bench_seed import NewDatabase
+from tests.test_bench_seed import new_database as new_database  # the fixture
 from tests.test_lifecycle import QUEUE
 from tests.test_mutations import CREATE_DEMAND
 from tests.test_record import TABS
@@ -129,6 +133,27 @@ async def test_create_demand_under_search_load_with_the_database_time(tmp_path: 
     for db in (window, alone):
         assert db["ms_per_request"] > 0
         assert db["top"], "the costliest statements are listed"
+
+
+async def test_the_demo_joins_a_database_the_seed_filled_first(
+    new_database: NewDatabase,
+) -> None:
+    # the README's order: `siao bench seed` into an empty database, then `siao bench run`,
+    # which adds the demo data (its viewers) to the same territories
+    url = await new_database()
+    report = await seed(url, 40)
+    assert await load_demo(url) != "already loaded"
+    conn = await asyncpg.connect(url)
+    try:
+        persons = await conn.fetchval("SELECT count(*) FROM persons")
+        admin = await conn.fetchval("SELECT count(*) FROM users WHERE login = $1", ADMIN_LOGIN)
+        names = await conn.fetchval("SELECT name FROM territories WHERE code = '75'")
+    finally:
+        await conn.close()
+    assert report.rows["persons"] == 40
+    assert persons > 40
+    assert admin == 1
+    assert names == "Paris"
 
 
 async def test_a_scenario_that_fails_fails_the_run(database_url: str, tmp_path: Path) -> None:
