@@ -10,6 +10,8 @@ import asyncpg
 import pytest
 from starlette.applications import Starlette
 
+from models.person import CLOSE_WORD
+from resolvers.search import CLOSE_MOST, CLOSE_WORDS
 from tests.conftest import Answer, Run
 
 Viewer = Callable[[str | None], Run]
@@ -81,6 +83,23 @@ async def test_the_dictionary_of_name_words_follows_new_and_renamed_persons(
     )
     await sql.execute("UPDATE persons SET usage_name = 'Zébulonnet' WHERE id = $1", person)
     assert await sql.fetchval("SELECT count(*) FROM name_words WHERE word = 'zebulonnet'") == 1
+
+
+async def test_a_word_keeps_its_closest_known_words_only(
+    as_user: Viewer, sql: asyncpg.Connection
+) -> None:
+    """The word "lauren" is at a trigram similarity of 0.3 or more from any long name starting with
+    "lauren": the search keeps the CLOSE_MOST closest of those, and finds Laurent."""
+    longer = [f"lauren{a}{b}ez" for a in "bcdfgjklmnprstv" for b in "aeiou"]
+    await sql.execute("INSERT INTO name_words (word) SELECT unnest($1::text[])", longer)
+    await sql.execute(f"SET pg_trgm.similarity_threshold = {CLOSE_WORD}")
+    statement = CLOSE_WORDS.text.replace(":query", "$1").replace(":most", "$2")
+    ((typed, close),) = await sql.fetch(statement, "lauren", CLOSE_MOST)
+    assert typed == "lauren"
+    assert "laurent" in close  # one slip away (and the most similar)
+    assert 0 < sum(1 for word in longer if word in close) <= CLOSE_MOST < len(longer)
+    found = names(await as_user("siao.75@demo.siao")(SEARCH, q="lauren dupont"))
+    assert found[0] == ("Laurent", "Dupont"), found[:3]
 
 
 async def test_homonyms_are_told_apart_by_birth_date(
