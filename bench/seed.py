@@ -2,9 +2,9 @@
 
 `await seed(url, persons)` adds, in ONE transaction, households of realistic sizes until
 exactly `persons` new persons exist, with their memberships, accompaniments, demands,
-concerned persons and audit events, to a database migrated to head (the caller runs
-`migrations.upgrade(url)` first). Rows are built as tuples in Python and sent with
-`COPY` (`asyncpg`'s `copy_records_to_table`), in chunks of at most `CHUNK_HOUSEHOLDS`
+concerned persons, notes, evaluations and audit events, to a database migrated to head
+(the caller runs `migrations.upgrade(url)` first). Rows are built as tuples in Python and
+sent with `COPY` (`asyncpg`'s `copy_records_to_table`), in chunks of at most `CHUNK_HOUSEHOLDS`
 households; the next chunk is generated while the server digests the previous one. A
 million persons take about 270 MB of client memory.
 
@@ -33,6 +33,32 @@ What the data looks like
   every member present when it was made; an audit CREATE per household and per demand;
   ~1% of households protected (violence). No orientations, stays or places: an ORIENTED
   or IN_STAY demand has no orientation row behind it.
+- Notes (~1.0 per household, 0.45 per person): 2.5 on average for an accompanied household
+  (0 to 5), 0.4 for the others (0 to 2). Seven in ten of an accompanied household's notes
+  are its social worker's, in office hours while the accompaniment lasts (appointments at
+  the CAF or the préfecture, documents obtained, health, school, budget, DALO...); the
+  others are the territory's SIAO operator's, after one of its demands: the evening of an
+  emergency demand, the 115's note on the call (six times in ten), else within the month
+  (extended nights, commission, orientation...). A title (24 of them), and a body of one
+  to three sentences drawn from precomputed fragments (48 first sentences, ~360 once their
+  days and hours are filled in at import; one of 18 second ones six times in ten, a
+  closing one now and then; 90 characters on average); 35% concern one member present at
+  the time (a quarter of those two), the others the whole household; 4% pinned by their
+  author as they are written, for 7 to 90 days; 1.5% deleted (soft) by their author
+  within three days. Each has its audit CREATE (title, body, concerned persons, as
+  `resolvers.note_write` writes it), and a PIN or DELETE event when pinned or deleted;
+  all before END.
+- Evaluations (~0.6 per household): a FLASH one by the territory's SIAO operator (the
+  115) 2 to 12 minutes after three emergency demands in four, over the persons the demand
+  concerns: CHILDREN_UNDER_3 and ELDERLY from their ages, the other criteria drawn
+  (STREET_TONIGHT 55%, NO_RESOURCES 35%, VIOLENCE 6%, 60% in a protected household...),
+  the level 4 (least vulnerable) less one per criterion, down to 1. A DEEP one by the
+  accompanying social worker after seven insertion demands in ten, in office hours before
+  the demand's commission date, when the household is accompanied by then: five or six
+  sections (`familySituation` after the household's shape, always a `recommendation`).
+  Each has its audit CREATE (kind, level and criteria, or sections, as
+  `resolvers.evaluation_write` writes it). A household's `last_activity_at` is its latest
+  demand, note (or deletion) or evaluation.
 
 Ids. By default (`ids="ordered"`) ids are version-8 UUIDs that count: 16 bits drawn once
 per call, a 32-bit counter, the rest drawn once per call. Each table's btree indexes then
@@ -99,7 +125,7 @@ import time
 import unicodedata
 import uuid
 from bisect import bisect_right
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Final, Literal
@@ -111,6 +137,7 @@ from auth.policy import Role
 from bench import seed_indexes
 from models.demand import DemandKind, DemandStatus
 from models.demo import STATUSES as DEMO_STATUSES
+from models.evaluation import DeepSection, EvaluationKind, FlashCriterion
 from models.household import Relationship
 from models.organisation import OrganisationKind
 from models.person import Sex
@@ -457,6 +484,16 @@ SIBLING, OTHER_RELATIVE, OTHER = R.SIBLING.value, R.OTHER_RELATIVE.value, R.OTHE
 FEMALE, MALE, UNSPECIFIED = Sex.FEMALE.value, Sex.MALE.value, Sex.UNSPECIFIED.value
 EMERGENCY, INSERTION = DemandKind.EMERGENCY.value, DemandKind.INSERTION.value
 DRAFT = DemandStatus.DRAFT.value
+FLASH, DEEP = EvaluationKind.FLASH.value, EvaluationKind.DEEP.value
+CHILDREN_UNDER_3, ELDERLY, VIOLENCE = (
+    FlashCriterion.CHILDREN_UNDER_3.value,
+    FlashCriterion.ELDERLY.value,
+    FlashCriterion.VIOLENCE.value,
+)
+FAMILY_SITUATION, RECOMMENDATION = (
+    DeepSection.FAMILY_SITUATION.value,
+    DeepSection.RECOMMENDATION.value,
+)
 PRIORITIES: Final = Picker("1234", weights=(1, 3, 5, 2))  # 1 = most urgent; as the demo data
 PLACE_TYPES: Final = Picker(  # recommended to insertion demands
     [PlaceType.INSERTION.value, PlaceType.STABILISATION.value, PlaceType.ADAPTED_HOUSING.value], 1.0
@@ -468,6 +505,222 @@ STATUS_WEIGHTS: Final = DEMO_STATUSES  # (kind, recent?) -> weights: those of th
 STATUSES: Final = {
     (kind.value, recent): Picker([s.value for s in weights], weights=list(weights.values()))
     for (kind, recent), weights in STATUS_WEIGHTS.items()
+}
+
+# --- notes and evaluations -------------------------------------------------------------
+
+DAYS: Final = ("lundi", "mardi", "mercredi", "jeudi", "vendredi")
+HOURS: Final = ("9 h", "9 h 30", "10 h", "11 h", "14 h", "14 h 30", "15 h 30", "16 h")
+EVENING: Final = ("19 h", "20 h 30", "21 h", "22 h 15", "23 h")
+LANGUAGES: Final = ("arabe", "anglais", "tigrigna", "dari", "roumain", "peul", "pachto")
+Fragments = tuple[tuple[str, tuple[str, ...]], ...]
+
+
+def _fragments(*pairs: tuple[str, str]) -> Fragments:
+    """(title, every spelling of a sentence): its {day}, {hour}, {evening} and {language}
+    filled in every way, once, at import (the generator then only draws indexes)."""
+    out = []
+    for title, template in pairs:
+        texts = [unicodedata.normalize("NFC", template)]
+        for slot, values in (
+            ("{day}", DAYS),
+            ("{hour}", HOURS),
+            ("{evening}", EVENING),
+            ("{language}", LANGUAGES),
+        ):
+            if slot in template:
+                texts = [t.replace(slot, v, 1) for t in texts for v in values]
+        out.append((unicodedata.normalize("NFC", title), tuple(texts)))
+    return tuple(out)
+
+
+# What a social worker writes (title, first sentence), in office hours.
+SW_NOTES: Final = _fragments(
+    ("Rendez-vous CAF", "Rendez-vous pris à la CAF {day} à {hour} pour la mise à jour du dossier."),
+    (
+        "Rendez-vous CAF",
+        "Accompagnement à la CAF {day} : le dossier d'aide au logement est complet.",
+    ),
+    ("Rendez-vous CPAM", "Rendez-vous à la CPAM {day} à {hour} pour la complémentaire santé."),
+    ("Rendez-vous préfecture", "Rendez-vous en préfecture {day} à {hour} pour le titre de séjour."),
+    ("Titre de séjour", "Récépissé de demande de titre de séjour obtenu, valable trois mois."),
+    ("Documents obtenus", "Actes de naissance des enfants obtenus auprès de la mairie."),
+    (
+        "Documents obtenus",
+        "Avis d'imposition récupéré : il manquait à la demande de logement social.",
+    ),
+    ("Documents obtenus", "Attestation d'élection de domicile au CCAS remise ce jour."),
+    ("Documents obtenus", "Carte Vitale reçue à l'adresse de domiciliation."),
+    ("Ouverture des droits", "Demande de RSA déposée, premier versement attendu le mois prochain."),
+    ("Ouverture des droits", "Dossier de prime d'activité déposé en ligne avec Madame."),
+    ("Point budget", "Point budget : la dette locative s'élève à environ 2 000 euros."),
+    ("Point budget", "Dossier de surendettement en préparation avec la conseillère ESF."),
+    ("Suivi santé", "Rendez-vous médical {day} à {hour} au centre de santé, accompagnement prévu."),
+    ("Suivi santé", "Suivi en PMI pour le plus jeune enfant, vaccinations à jour."),
+    ("Suivi santé", "Monsieur a été hospitalisé la semaine dernière ; sortie prévue {day}."),
+    ("Suivi santé", "Orientation vers la PASS de l'hôpital pour une consultation."),
+    (
+        "Scolarisation",
+        "Les enfants sont inscrits à l'école du quartier ; la cantine est prise en charge.",
+    ),
+    (
+        "Scolarisation",
+        "Inscription scolaire en cours : la mairie demande une attestation d'hébergement.",
+    ),
+    (
+        "Visite à domicile",
+        "Visite à l'hôtel : chambre trop petite pour la famille, humidité importante.",
+    ),
+    ("Visite à domicile", "Visite à domicile {day} : la famille est bien installée."),
+    ("Demande de logement social", "Demande de logement social renouvelée, numéro unique à jour."),
+    ("Dossier DALO", "Recours DALO déposé ; en attente de la commission de médiation."),
+    ("Dossier DALO", "Ménage reconnu prioritaire et urgent au titre du DALO."),
+    ("Emploi", "Inscription à France Travail faite ; premier entretien {day} à {hour}."),
+    ("Emploi", "Monsieur a signé un CDD de six mois comme agent d'entretien."),
+    ("Nouveau numéro de téléphone", "Madame a changé de numéro : le nouveau est dans la fiche."),
+    ("Entretien", "Entretien au bureau {day} : le ménage souhaite rester dans le département."),
+    ("Entretien", "Personne absente à l'entretien ; nouveau rendez-vous {day} à {hour}."),
+)
+# What the SIAO writes in the day (regulation, coordination).
+SIAO_NOTES: Final = _fragments(
+    ("Hébergement d'urgence", "Hébergement d'urgence prolongé d'une semaine ; point {day}."),
+    ("Hébergement d'urgence", "Nuitées hôtelières accordées jusqu'à {day} prochain."),
+    ("Hébergement d'urgence", "L'hôtel signale la fin de la prise en charge."),
+    ("Maraude", "Rencontré par la maraude près de la gare, orienté vers l'accueil de jour."),
+    ("Suivi de l'orientation", "Orientation au CHRS : entretien de pré-admission {day} à {hour}."),
+    (
+        "Suivi de l'orientation",
+        "Refus de la structure : la place ne convient pas à la composition.",
+    ),
+    ("Commission SIAO", "Situation présentée en commission {day} ; dossier à compléter."),
+    ("Commission SIAO", "Demande validée en commission, en attente d'une place adaptée."),
+    ("Relance du bailleur", "Relance envoyée au bailleur social sur la proposition de logement."),
+    ("Mise à jour du dossier", "Composition du ménage vérifiée avec Madame au téléphone."),
+    ("Signalement", "Signalement du CCAS : la famille dort dans sa voiture."),
+)
+# What the 115 writes the evening of an emergency demand.
+CALL_NOTES: Final = _fragments(
+    ("Appel du 115", "Appel au 115 à {evening} : pas de place disponible ce soir."),
+    ("Appel du 115", "Appel au 115 à {evening} : mise à l'abri pour la nuit au gymnase."),
+    ("Appel du 115", "Appel au 115 : place trouvée en CHU pour trois nuits."),
+    ("Appel du 115", "Pas de réponse au rappel du 115, message laissé."),
+    ("Appel du 115", "Appel au 115 : la famille a dormi chez une amie hier soir."),
+    ("Mise à l'abri", "Mise à l'abri à l'hôtel pour la nuit, taxi pris en charge."),
+    ("Mise à l'abri", "Orientation vers la halte de nuit, arrivée confirmée à {evening}."),
+)
+# A second sentence (often) and a third (now and then), whoever writes.
+FOLLOW_UPS: Final = _fragments(
+    ("", "Rappeler ce soir."),
+    ("", "À revoir {day}."),
+    ("", "Faire le point {day} à {hour}."),
+    ("", "Le ménage a été informé."),
+    ("", "Dossier transmis au SIAO."),
+    ("", "Prévenir l'assistante sociale de secteur."),
+    ("", "Copie des documents dans le dossier."),
+    ("", "Madame est d'accord."),
+    ("", "Monsieur est d'accord pour la démarche."),
+    ("", "En attente de la réponse de la CAF."),
+    ("", "Relance prévue dans quinze jours."),
+    ("", "Interprète nécessaire pour le prochain entretien ({language})."),
+    ("", "Pas d'autre changement dans la situation."),
+    ("", "Joignable sur le portable de Madame."),
+    ("", "La situation reste très précaire."),
+    ("", "Situation stable depuis le dernier point."),
+    ("", "Informations transmises à la structure."),
+    ("", "Proposer une orientation vers l'accueil de jour."),
+)
+CLOSINGS: Final = _fragments(
+    ("", "Merci de me tenir informée."),
+    ("", "Je reste disponible pour en parler."),
+    ("", "Pour information."),
+    ("", "Urgent."),
+    ("", "Voir la note précédente."),
+)
+# Notes per household: accompanied ones (mean 2.5) and the others (mean 0.4).
+NOTE_COUNTS_ACCOMPANIED: Final = (0, 1, 1, 2, 2, 2, 3, 3, 3, 4, 4, 5)
+NOTE_COUNTS_OTHERS: Final = (0, 0, 0, 0, 0, 0, 0, 1, 1, 2)
+NOTE_CONCERNS = 0.35  # a note concerns one member (sometimes two), else the whole household
+NOTE_PINNED = 0.04
+NOTE_DELETED = 0.015
+FLASH_RATE = 0.75  # of emergency demands, evaluated by the 115 during the call
+DEEP_RATE = 0.7  # of insertion demands of an accompanied household, by its social worker
+
+# Deep evaluations: one text per section (familySituation after the household's shape).
+ISOLATED, COUPLE, SINGLE_PARENT, FAMILY, EXTENDED = range(5)
+FAMILY_TEXTS: Final = (
+    _nfc(
+        "Personne isolée, liens familiaux distendus.|"
+        "Personne seule, sans enfant ; un frère en région parisienne.|"
+        "Personne isolée, arrivée en France il y a deux ans."
+    ),
+    _nfc(
+        "Couple sans enfant, ensemble depuis plusieurs années.|"
+        "Couple ; Madame est enceinte de cinq mois."
+    ),
+    _nfc(
+        "Famille monoparentale ; les enfants sont scolarisés dans le quartier.|"
+        "Mère seule avec ses enfants, le père ne participe pas aux charges.|"
+        "Père seul avec ses enfants depuis la séparation."
+    ),
+    _nfc(
+        "Couple avec enfants : la famille souhaite rester unie.|"
+        "Couple avec enfants scolarisés ; le plus jeune est suivi en PMI."
+    ),
+    _nfc(
+        "Famille élargie : le ménage héberge un parent âgé.|"
+        "Plusieurs adultes apparentés qui souhaitent rester ensemble."
+    ),
+)
+SECTION_TEXTS: Final = {
+    DeepSection.HOUSING_PATH.value: _nfc(
+        "Hébergée chez un tiers depuis plusieurs mois après une expulsion locative.|"
+        "Alternance entre la rue et les nuitées du 115 depuis l'automne.|"
+        "Sortie de CHU, en attente d'une place en structure d'insertion.|"
+        "Locataire du parc privé jusqu'à l'an dernier ; impayés après une perte d'emploi.|"
+        "À la rue depuis deux semaines après une séparation.|"
+        "Hébergement à l'hôtel social depuis plus d'un an.|"
+        "Sortie d'hospitalisation sans solution d'hébergement."
+    ),
+    DeepSection.RESOURCES.value: _nfc(
+        "RSA et allocations familiales.|"
+        "Salaire à temps partiel (CDD de six mois).|"
+        "Aucune ressource : ouverture des droits en cours.|"
+        "Allocation chômage jusqu'à la fin de l'année.|"
+        "Allocation aux adultes handicapés.|"
+        "Pension de retraite et aide au logement."
+    ),
+    DeepSection.HEALTH.value: _nfc(
+        "Suivi médical régulier, pas de besoin particulier signalé.|"
+        "Suivi en PMI pour le plus jeune enfant.|"
+        "Traitement en cours : un hébergement stable est nécessaire.|"
+        "Droits à la complémentaire santé solidaire ouverts.|"
+        "Suivi psychologique au CMP."
+    ),
+    DeepSection.SOCIAL_SUPPORT.value: _nfc(
+        "Accompagnement global par l'association depuis l'ouverture du dossier.|"
+        "Lien avec le CCAS et l'assistante sociale de secteur.|"
+        "Domiciliation au CCAS, suivi par l'équipe mobile.|"
+        "Mesure d'accompagnement social lié au logement (ASLL) en cours."
+    ),
+    DeepSection.RECOMMENDATION.value: _nfc(
+        "Orientation vers un CHRS d'insertion.|"
+        "Logement adapté (pension de famille) à envisager.|"
+        "Demande d'insertion au SIAO, priorité haute.|"
+        "Accès direct au logement (Logement d'abord).|"
+        "Résidence sociale, le ménage ayant des ressources stables."
+    ),
+}
+SECTION_ORDER: Final = tuple(s.value for s in DeepSection)
+CRITERIA_ORDER: Final = tuple(c.value for c in FlashCriterion)
+# Flash criteria that nothing in the data decides, and their odds at a 115 call (the ages
+# decide CHILDREN_UNDER_3 and ELDERLY).
+DRAWN_CRITERIA: Final = {
+    FlashCriterion.PREGNANCY.value: 0.06,
+    FlashCriterion.HEALTH_ISSUE.value: 0.15,
+    FlashCriterion.DISABILITY.value: 0.05,
+    FlashCriterion.VIOLENCE.value: 0.06,
+    FlashCriterion.STREET_TONIGHT.value: 0.55,
+    FlashCriterion.NO_RESOURCES.value: 0.35,
 }
 
 # Columns sent by COPY, per table (a column not listed gets its default).
@@ -531,6 +784,33 @@ COLUMNS: Final[dict[str, tuple[str, ...]]] = {
         "commission_date",
     ),
     "demand_persons": ("demand_id", "person_id"),
+    # Not `search`: PostgreSQL computes it (a generated column) from the title and body.
+    "notes": (
+        "id",
+        "household_id",
+        "title",
+        "body",
+        "pinned_until",
+        "pinned_at",
+        "pinned_by",
+        "deleted_at",
+        "deleted_by",
+        "created_at",
+        "updated_at",
+        "created_by",
+        "version",
+    ),
+    "note_persons": ("note_id", "person_id"),
+    "evaluations": (
+        "id",
+        "household_id",
+        "kind",
+        "vulnerability_level",
+        "criteria",
+        "sections",
+        "created_at",
+        "created_by",
+    ),
     "audit_events": (
         "id",
         "at",
@@ -553,10 +833,13 @@ ROWS_PER_PERSON: Final = {
     "accompaniments": 0.13,
     "demands": 0.66,
     "demand_persons": 1.5,
-    "audit_events": 1.09,
+    "notes": 0.45,
+    "note_persons": 0.17,
+    "evaluations": 0.26,
+    "audit_events": 1.83,
 }
 # The triggers on the loaded tables that `checks="sql"` may switch off, since it checks
-# the same rules itself: trigger -> (function, md5 of its source) as of migration 0005.
+# the same rules itself: trigger -> (function, md5 of its source) as of migration 0012.
 # A trigger or a function body that is not here (a later migration changed a rule) keeps
 # every trigger on: update INVARIANT_CHECKS, then these fingerprints.
 KNOWN_TRIGGERS: Final = {
@@ -582,6 +865,9 @@ KNOWN_TRIGGERS: Final = {
         "f1b27cc5a8d02d58d6d9e230c85a2ca9",
     ),
     "demand_keeps_someone": ("check_demand_concerns_someone", "f1b27cc5a8d02d58d6d9e230c85a2ca9"),
+    # Migration 0006: refuses UPDATEs of evaluations; the seed only inserts (COPY), which
+    # it never sees, so there is nothing for INVARIANT_CHECKS to check in its stead.
+    "evaluations_append_only": ("evaluations_append_only", "8652740e19f7f7bfc4d3f91911a8c33c"),
     # Migration 0011: not a rule but derived data, which DERIVED writes instead.
     "person_name_words_added": ("add_name_words", "13e57242e7b3ba12d2ec351900c9093a"),
     "person_name_words_changed": ("add_name_words", "13e57242e7b3ba12d2ec351900c9093a"),
@@ -701,6 +987,8 @@ class _Chunk:
     codes: list[str] = field(default_factory=list)  # territory, per household
     ref_born: list[int] = field(default_factory=list)  # reference person's birth (days)
     references: list[str] = field(default_factory=list)
+    families: list[int] = field(default_factory=list)  # ISOLATED, COUPLE... per household
+    born: dict[str, int] = field(default_factory=dict)  # person id -> birth (days)
     persons: int = 0
 
 
@@ -882,6 +1170,8 @@ class _Generator:
                     REQUEST_ID,
                 )
             )
+            protected = rnd() < 0.01  # (violence)
+            accompanied: tuple[int, int, int] | None = None  # association, from, to
             if rnd() < 0.3:  # accompanied by an association, in person half of the time
                 k = int(rnd() * len(staff.associations))
                 since = created + _randint(rnd, 1, 20) * 86400 + _randint(rnd, 0, 8 * 60) * 60
@@ -892,6 +1182,7 @@ class _Generator:
                 )
                 user = staff.social_workers[k] if rnd() < 0.5 else None
                 a_rows.append((new_id(), hid, user, staff.associations[k], validity, lower))
+                accompanied = (k, since, until)
             # The first demand within 3 days of the household's creation, the others later;
             # emergencies (the 115) in the evening, insertion demands in office hours.
             first_day = (created - base_ts) // 86400
@@ -913,6 +1204,7 @@ class _Generator:
                     when = created + 600
                 demands.append((when, kind))
             demands.sort()
+            made: list[tuple[int, str, list[str]]] = []  # when, kind, concerned persons
             for when, kind in demands:
                 recent = end_ts - when < (4 if kind == EMERGENCY else 45) * 86400
                 status = STATUSES[(kind, recent)](rnd)
@@ -942,6 +1234,7 @@ class _Generator:
                     )
                 )
                 dp_rows += [(did, pid) for pid in concerned]
+                made.append((when, kind, concerned))
                 changes = {
                     "concernedPersons": {"after": sorted(map(_dashed, concerned)), "before": None},
                     "kind": {"after": kind, "before": None},
@@ -960,21 +1253,217 @@ class _Generator:
                         REQUEST_ID,
                     )
                 )
+            # Last activity: the latest demand, evaluation, note (or its deletion).
+            last = max(
+                demands[-1][0],
+                self.evaluations(chunk, i, accompanied, made, protected),
+                self.notes(chunk, i, accompanied, made),
+            )
             created_at = _pg_ts(created)
             h_rows.append(
                 (
                     hid,
                     chunk.references[i],
                     code,
-                    _pg_ts(demands[-1][0]),  # last activity: the latest demand
+                    _pg_ts(last),
                     None,
-                    rnd() < 0.01,  # protected (violence)
+                    protected,
                     created_at,
                     created_at,
                     actor,
                     1,
                 )
             )
+
+    def evaluations(
+        self,
+        chunk: _Chunk,
+        i: int,
+        accompanied: tuple[int, int, int] | None,
+        made: list[tuple[int, str, list[str]]],
+        protected: bool,
+    ) -> int:
+        """The evaluations of the household `i` of the chunk and their audit events: a flash
+        evaluation by the 115 (the territory's SIAO operator) during the call of most
+        emergency demands, of the persons it concerns; a deep one by the accompanying social
+        worker after most insertion demands, before their commission (14 days later), when
+        the household is accompanied by then. The time of the latest (0: none)."""
+        rnd, new_id, dumps = self.rng.random, self.new_id, orjson.dumps
+        rows = chunk.rows
+        v_rows, e_rows = rows["evaluations"], rows["audit_events"]
+        hid, staff, born = chunk.ids[i], self.staff[chunk.codes[i]], chunk.born
+        latest = 0
+        for when, kind, concerned in made:
+            if kind == EMERGENCY:
+                if rnd() >= FLASH_RATE:
+                    continue
+                at = when + _randint(rnd, 2, 12) * 60
+                if at >= self.end_ts:
+                    at = when
+                day = _pg_day(at)
+                ages = [day - born[pid] for pid in concerned]  # in days
+                chosen = {
+                    criterion
+                    for criterion, odds in DRAWN_CRITERIA.items()
+                    if rnd() < (0.6 if protected and criterion == VIOLENCE else odds)
+                }
+                if min(ages) < 3 * 365 + 1:
+                    chosen.add(CHILDREN_UNDER_3)
+                if max(ages) >= 65 * 365 + 16:
+                    chosen.add(ELDERLY)
+                criteria = [c for c in CRITERIA_ORDER if c in chosen]
+                # 1 is the most vulnerable: one level per criterion, from 4 (or 3).
+                level = max(1, 4 - len(criteria) - (rnd() < 0.25))
+                eid, author = new_id(), staff.operator
+                values: dict[str, object] = {
+                    "criteria": criteria,
+                    "kind": FLASH,
+                    "vulnerabilityLevel": level,
+                }
+                row: Record = (eid, hid, FLASH, level, criteria, None)
+            elif accompanied is not None and rnd() < DEEP_RATE:
+                k, since, until = accompanied
+                # The demand's commission meets 14 days later (its commission_date).
+                commission = self.base_ts + ((when - self.base_ts) // 86400 + 14) * 86400
+                found = _office_time(
+                    rnd, self.base_ts, max(when, since), min(commission, until, self.end_ts)
+                )
+                if found is None:
+                    continue
+                at, sections = found, {}
+                for key in SECTION_ORDER:
+                    if key == FAMILY_SITUATION:
+                        texts = FAMILY_TEXTS[chunk.families[i]]
+                    elif key == RECOMMENDATION or rnd() < 0.85:
+                        texts = SECTION_TEXTS[key]
+                    else:
+                        continue
+                    sections[key] = texts[int(rnd() * len(texts))]
+                eid, author = new_id(), staff.social_workers[k]
+                values = {"kind": DEEP, "sections": sections}
+                row = (eid, hid, DEEP, None, None, dumps(sections).decode())
+            else:
+                continue
+            ts = _pg_ts(at)
+            v_rows.append((*row, ts, author))
+            changes = {name: {"after": value, "before": None} for name, value in values.items()}
+            e_rows.append(self.event(ts, author, "CREATE", "Evaluation", eid, hid, changes))
+            latest = max(latest, at)
+        return latest
+
+    def event(
+        self,
+        at: tuple[int],
+        actor: uuid.UUID,
+        action: str,
+        entity_type: str,
+        entity_id: str,
+        hid: str,
+        changes: Mapping[str, object],
+    ) -> Record:
+        """An audit event, as the application writes it (`resolvers.audit.record`)."""
+        return (
+            self.new_id(),
+            at,
+            actor,
+            action,
+            entity_type,
+            entity_id,
+            hid,
+            orjson.dumps(changes).decode(),
+            REQUEST_ID,
+        )
+
+    def notes(
+        self,
+        chunk: _Chunk,
+        i: int,
+        accompanied: tuple[int, int, int] | None,
+        made: list[tuple[int, str, list[str]]],
+    ) -> int:
+        """The notes of the household `i` of the chunk, their concerned persons and audit
+        events: by its social worker while accompanied (office hours), or by the SIAO
+        operator after one of its demands (the evening of an emergency demand, the 115's
+        note on the call; or in the following month). The time of the latest (0: none)."""
+        rnd, new_id = self.rng.random, self.new_id
+        counts = NOTE_COUNTS_OTHERS if accompanied is None else NOTE_COUNTS_ACCOMPANIED
+        count = counts[int(rnd() * len(counts))]
+        if not count:
+            return 0
+        rows = chunk.rows
+        n_rows, np_rows, e_rows = rows["notes"], rows["note_persons"], rows["audit_events"]
+        hid, staff, members = chunk.ids[i], self.staff[chunk.codes[i]], chunk.members[i]
+        horizon = self.end_ts - 7 * 86400  # leaves room for the deletion of a note
+        latest = 0
+        for _ in range(count):
+            at: int | None
+            if accompanied is not None and rnd() < 0.7:
+                k, since, until = accompanied
+                author, fragments = staff.social_workers[k], SW_NOTES
+                at = _office_time(rnd, self.base_ts, since, min(until, horizon))
+            else:
+                author = staff.operator
+                when, kind, _ = made[int(rnd() * len(made))]
+                if kind == EMERGENCY and rnd() < 0.6:
+                    at, fragments = when + _randint(rnd, 5, 90) * 60, CALL_NOTES
+                else:
+                    at = _office_time(rnd, self.base_ts, when, when + 30 * 86400)
+                    fragments = SIAO_NOTES
+                if at is not None and at >= horizon:
+                    at = None
+            if at is None:
+                continue
+            title, texts = fragments[int(rnd() * len(fragments))]
+            body = texts[int(rnd() * len(texts))]
+            if rnd() < 0.6:
+                body += " " + _text(rnd, FOLLOW_UPS)
+                if rnd() < 0.3:
+                    body += " " + _text(rnd, CLOSINGS)
+            concerned: list[str] = []
+            if rnd() < NOTE_CONCERNS:
+                present = [p for p, lower, upper in members if lower <= at < (upper or at + 1)]
+                concerned.append(present[int(rnd() * len(present))])
+                if len(present) > 1 and rnd() < 0.25:
+                    other = present[int(rnd() * len(present))]
+                    if other != concerned[0]:
+                        concerned.append(other)
+            nid, ts = new_id(), _pg_ts(at)
+            pinned = _randint(rnd, 7, 90) * 86400 + at if rnd() < NOTE_PINNED else 0
+            deleted = _randint(rnd, 1, 72) * 3600 + at if rnd() < NOTE_DELETED else 0
+            n_rows.append(
+                (
+                    nid,
+                    hid,
+                    title,
+                    body,
+                    _pg_ts(pinned) if pinned else None,
+                    ts if pinned else None,
+                    author if pinned else None,
+                    _pg_ts(deleted) if deleted else None,
+                    author if deleted else None,
+                    ts,
+                    _pg_ts(deleted) if deleted else ts,
+                    author,
+                    1,
+                )
+            )
+            np_rows += [(nid, pid) for pid in concerned]
+            changes = {
+                "body": {"after": body, "before": None},
+                "concernedPersons": {"after": sorted(map(_dashed, concerned)), "before": None},
+                "title": {"after": title, "before": None},
+            }
+            e_rows.append(self.event(ts, author, "CREATE", "Note", nid, hid, changes))
+            if pinned:  # pinned as it was written, by its author
+                changes = {"pinnedUntil": {"after": _iso(pinned), "before": None}}
+                e_rows.append(self.event(ts, author, "PIN", "Note", nid, hid, changes))
+            if deleted:  # by its author (no one else may), within three days
+                changes = {"deletedAt": {"after": _iso(deleted), "before": None}}
+                e_rows.append(
+                    self.event(_pg_ts(deleted), author, "DELETE", "Note", nid, hid, changes)
+                )
+            latest = max(latest, at, deleted)
+        return latest
 
     def compose(
         self, chunk: _Chunk, hid: str, size: int, created: int, actor: uuid.UUID
@@ -985,6 +1474,7 @@ class _Generator:
         rnd = self.rng.random
         rels = _shape(size, rnd)
         has_child, has_spouse = CHILD in rels, SPOUSE in rels
+        chunk.families.append(_family(size, has_spouse, has_child))
         female_odds = 0.85 if has_child and not has_spouse else 0.4 if has_spouse else 0.3
         ref_sex = FEMALE if rnd() < female_odds else MALE
         if has_child:
@@ -1078,6 +1568,7 @@ class _Generator:
             )
             m_rows.append((self.new_id(), pid, hid, rel, open_validity, created_at, actor))
             stints.append((pid, created, None))
+            chunk.born[pid] = born
             if rel == REFERENCE_PERSON:
                 ref_born = born
         return stints, ref_born
@@ -1146,6 +1637,37 @@ def _shape(size: int, rnd: Callable[[], float]) -> list[str]:
     head = [REFERENCE_PERSON] if 0.55 <= r < 0.9 else [REFERENCE_PERSON, SPOUSE]
     tail = [(PARENT, SIBLING, OTHER_RELATIVE, OTHER)[int(rnd() * 4)]] if r >= 0.9 else []
     return head + [CHILD] * (size - len(head) - len(tail)) + tail
+
+
+def _text(rnd: Callable[[], float], fragments: Fragments) -> str:
+    """One spelling of one sentence of `fragments` (each sentence as likely)."""
+    texts = fragments[int(rnd() * len(fragments))][1]
+    return texts[int(rnd() * len(texts))]
+
+
+def _family(size: int, has_spouse: bool, has_child: bool) -> int:
+    """The household's shape, for the family situation of its deep evaluations."""
+    if size == 1:
+        return ISOLATED
+    if has_spouse:
+        return FAMILY if has_child else COUPLE
+    return SINGLE_PARENT if has_child else EXTENDED
+
+
+def _office_time(rnd: Callable[[], float], base_ts: int, lower: int, upper: int) -> int | None:
+    """A time in office hours (9:00 to 18:00, Paris) on one of the days after `lower`, before
+    `upper`; None when there is none (or the draw fell past `upper`)."""
+    days = (upper - lower) // 86400
+    if days < 1:
+        return None
+    day = (lower - base_ts) // 86400 + 1 + int(rnd() * days)
+    at = base_ts + day * 86400 + _randint(rnd, 9 * 60, 18 * 60) * 60
+    return at if at < upper else None
+
+
+def _iso(unix: int) -> str:
+    """An instant as the change log writes it (ISO 8601), in Paris time."""
+    return datetime.fromtimestamp(unix, PARIS).isoformat()
 
 
 def _pg_ts(unix: int) -> tuple[int]:

@@ -140,8 +140,16 @@ async def test_seed_writes_a_consistent_realistic_dataset(new_database: NewDatab
         demands = report.rows["demands"] / report.rows["households"]
         assert 1.3 <= demands <= 1.7
         assert 0.2 <= report.rows["accompaniments"] / report.rows["households"] <= 0.4
-        # A CREATE audit event per household and per demand.
-        assert report.rows["audit_events"] == report.rows["households"] + report.rows["demands"]
+        # A CREATE audit event per household, demand, note and evaluation; a PIN or DELETE
+        # per pinned or deleted note.
+        changed = await _count(
+            conn,
+            "SELECT count(*) FILTER (WHERE pinned_at IS NOT NULL) "
+            "+ count(*) FILTER (WHERE deleted_at IS NOT NULL) FROM notes",
+        )
+        assert report.rows["audit_events"] == changed + sum(
+            report.rows[table] for table in ("households", "demands", "notes", "evaluations")
+        )
         # Ages fit relationships: children at least 14 years younger than the reference
         # person, parents at least 14 years older.
         assert not await _count(
@@ -175,15 +183,259 @@ async def test_seed_writes_a_consistent_realistic_dataset(new_database: NewDatab
         await conn.close()
 
 
+# Rows (each query counts those breaking a rule; every count must be 0) --------------------
+NOTE_RULES = {
+    # A note concerns members of its household, present when it was written.
+    "concerned persons are members": """
+        SELECT count(*) FROM note_persons np JOIN notes n ON n.id = np.note_id
+        WHERE NOT EXISTS (
+            SELECT 1 FROM memberships m
+            WHERE m.person_id = np.person_id AND m.household_id = n.household_id
+              AND m.validity @> n.created_at)
+    """,
+    # Written by the territory's SIAO or by a social worker of an association accompanying
+    # the household at the time (whoever else could not even see it).
+    "authors may write it": """
+        SELECT count(*) FROM notes n
+        JOIN households h ON h.id = n.household_id JOIN users u ON u.id = n.created_by
+        WHERE NOT (
+            (u.role = 'SIAO_OPERATOR' AND u.territory_code = h.territory_code)
+            OR (u.role = 'SOCIAL_WORKER' AND EXISTS (
+                SELECT 1 FROM accompaniments a
+                WHERE a.household_id = n.household_id AND a.organisation_id = u.organisation_id
+                  AND a.validity @> n.created_at)))
+    """,
+    "dated after the household, before the end": f"""
+        SELECT count(*) FROM notes n JOIN households h ON h.id = n.household_id
+        WHERE n.created_at <= h.created_at OR n.created_at >= '{bench_seed.END.isoformat()}'
+           OR n.updated_at <> coalesce(n.deleted_at, n.created_at)
+           OR n.deleted_at <= n.created_at OR n.deleted_at >= '{bench_seed.END.isoformat()}'
+    """,
+    "deleted by their author, pinned for a while": """
+        SELECT count(*) FROM notes
+        WHERE deleted_by <> created_by OR pinned_by <> created_by
+           OR pinned_until <= pinned_at OR (pinned_at IS NULL) <> (pinned_by IS NULL)
+           OR title ~ '[\n\t]' OR version <> 1
+    """,
+    # Its audit events, as resolvers.note_write writes them.
+    "one CREATE event each, with its text and concerned persons": """
+        SELECT count(*) FROM notes n WHERE (
+            SELECT count(*) FROM audit_events a
+            WHERE a.entity_type = 'Note' AND a.entity_id = n.id AND a.action = 'CREATE'
+              AND a.actor_id = n.created_by AND a.at = n.created_at
+              AND a.household_id = n.household_id
+              AND a.changes->'title' = jsonb_build_object('before', null, 'after', n.title)
+              AND a.changes->'body' = jsonb_build_object('before', null, 'after', n.body)
+              AND a.changes->'concernedPersons'->'before' = 'null'
+              AND a.changes->'concernedPersons'->'after' = (
+                  SELECT coalesce(jsonb_agg(np.person_id ORDER BY np.person_id), '[]')
+                  FROM note_persons np WHERE np.note_id = n.id)
+              AND (SELECT count(*) FROM jsonb_object_keys(a.changes)) = 3) <> 1
+    """,
+    "a PIN event per pinned note, a DELETE event per deleted one": """
+        SELECT count(*) FROM notes n WHERE (
+            SELECT count(*) FROM audit_events a
+            WHERE a.entity_type = 'Note' AND a.entity_id = n.id AND a.action = 'PIN'
+              AND a.actor_id = n.pinned_by AND a.at = n.pinned_at
+              AND (a.changes->'pinnedUntil'->>'after')::timestamptz = n.pinned_until
+        ) <> (n.pinned_at IS NOT NULL)::int OR (
+            SELECT count(*) FROM audit_events a
+            WHERE a.entity_type = 'Note' AND a.entity_id = n.id AND a.action = 'DELETE'
+              AND a.actor_id = n.deleted_by AND a.at = n.deleted_at
+              AND (a.changes->'deletedAt'->>'after')::timestamptz = n.deleted_at
+        ) <> (n.deleted_at IS NOT NULL)::int
+    """,
+}
+EVALUATION_RULES = {
+    # A flash evaluation is the 115's (the territory's SIAO), minutes after an emergency
+    # demand of the household.
+    "flash: by the 115 at an emergency demand": """
+        SELECT count(*) FROM evaluations e
+        JOIN households h ON h.id = e.household_id JOIN users u ON u.id = e.created_by
+        WHERE e.kind = 'FLASH' AND NOT (
+            u.role = 'SIAO_OPERATOR' AND u.territory_code = h.territory_code
+            AND e.vulnerability_level BETWEEN 1 AND 4 AND e.criteria IS NOT NULL
+            AND EXISTS (
+                SELECT 1 FROM demands d
+                WHERE d.household_id = e.household_id AND d.kind = 'EMERGENCY'
+                  AND d.created_at BETWEEN e.created_at - interval '12 minutes'
+                                       AND e.created_at))
+    """,
+    # The more criteria, the more vulnerable (1 is the most).
+    "flash: criteria lower the level": """
+        SELECT count(*) FROM evaluations
+        WHERE kind = 'FLASH' AND vulnerability_level > greatest(1, 4 - cardinality(criteria))
+    """,
+    # A child under 3 only when the demand concerned one.
+    "flash: children under 3 are there": """
+        SELECT count(*) FROM evaluations e
+        WHERE 'CHILDREN_UNDER_3' = ANY(e.criteria) AND NOT EXISTS (
+            SELECT 1 FROM demands d
+            JOIN demand_persons dp ON dp.demand_id = d.id JOIN persons p ON p.id = dp.person_id
+            WHERE d.household_id = e.household_id AND d.kind = 'EMERGENCY'
+              AND d.created_at BETWEEN e.created_at - interval '12 minutes' AND e.created_at
+              AND p.birth_date > e.created_at::date - 1100)
+    """,
+    # A deep evaluation is the accompanying social worker's, after an insertion demand and
+    # before its commission, with a family situation and a recommendation.
+    "deep: by the social worker after an insertion demand": """
+        SELECT count(*) FROM evaluations e JOIN users u ON u.id = e.created_by
+        WHERE e.kind = 'DEEP' AND NOT (
+            u.role = 'SOCIAL_WORKER'
+            AND e.sections ? 'familySituation' AND e.sections ? 'recommendation'
+            AND EXISTS (
+                SELECT 1 FROM accompaniments a
+                WHERE a.household_id = e.household_id AND a.organisation_id = u.organisation_id
+                  AND a.validity @> e.created_at)
+            AND EXISTS (
+                SELECT 1 FROM demands d
+                WHERE d.household_id = e.household_id AND d.kind = 'INSERTION'
+                  AND d.created_at < e.created_at AND d.commission_date > e.created_at::date))
+    """,
+    "one CREATE event each, with what it recorded": """
+        SELECT count(*) FROM evaluations e WHERE (
+            SELECT count(*) FROM audit_events a
+            WHERE a.entity_type = 'Evaluation' AND a.entity_id = e.id AND a.action = 'CREATE'
+              AND a.actor_id = e.created_by AND a.at = e.created_at
+              AND a.household_id = e.household_id
+              AND a.changes = jsonb_build_object(
+                  'kind', jsonb_build_object('before', null, 'after', e.kind),
+                  'vulnerabilityLevel', jsonb_build_object(
+                      'before', null, 'after', e.vulnerability_level),
+                  'criteria', jsonb_build_object('before', null, 'after', e.criteria),
+                  'sections', jsonb_build_object('before', null, 'after', e.sections))
+                  - CASE WHEN e.kind = 'FLASH' THEN ARRAY['sections']
+                         ELSE ARRAY['vulnerabilityLevel', 'criteria'] END) <> 1
+    """,
+    # The household's last activity counts its notes and evaluations.
+    "households: last activity after the record": """
+        SELECT count(*) FROM households h
+        WHERE h.last_activity_at < (SELECT max(greatest(n.created_at, n.deleted_at))
+                                    FROM notes n WHERE n.household_id = h.id)
+           OR h.last_activity_at < (SELECT max(e.created_at)
+                                    FROM evaluations e WHERE e.household_id = h.id)
+    """,
+}
+
+
+async def test_seed_writes_notes_and_evaluations_as_the_application_does(
+    new_database: NewDatabase,
+) -> None:
+    url = await new_database()
+    report = await seed(url, PERSONS, seed=5)
+    assert report.rows["persons"] == PERSONS
+    assert report.checks == "sql"  # evaluations' append-only trigger is a known one
+    households = report.rows["households"]
+    assert 0.8 <= report.rows["notes"] / households <= 1.5
+    assert 0.1 <= report.rows["note_persons"] / report.rows["notes"] <= 0.7
+    assert 0.4 <= report.rows["evaluations"] / households <= 0.9
+    conn = await asyncpg.connect(url)
+    try:
+        for rule, query in (NOTE_RULES | EVALUATION_RULES).items():
+            assert not await _count(conn, query), rule
+        # Accompanied households have a few notes, the others fewer.
+        per_household = await conn.fetch(
+            """
+            SELECT EXISTS (SELECT 1 FROM accompaniments a WHERE a.household_id = h.id)
+                       AS accompanied,
+                   avg((SELECT count(*) FROM notes n WHERE n.household_id = h.id)) AS notes
+            FROM households h GROUP BY 1
+            """
+        )
+        notes = {r["accompanied"]: float(r["notes"]) for r in per_household}
+        assert notes[True] >= 1.8
+        assert notes[False] <= 0.7
+        assert notes[True] > 4 * notes[False]
+        # Some notes pinned, some deleted, some concerning two members; all searchable in
+        # French, without accents.
+        stats = await conn.fetchrow(
+            """
+            SELECT count(*) FILTER (WHERE pinned_at IS NOT NULL) AS pinned,
+                   count(*) FILTER (WHERE deleted_at IS NOT NULL) AS deleted,
+                   count(*) FILTER (WHERE search @@ to_tsquery('french_unaccent', 'hebergement'))
+                       AS found,
+                   count(DISTINCT title) AS titles, count(DISTINCT body) AS bodies,
+                   count(DISTINCT created_by) AS authors
+            FROM notes
+            """
+        )
+        assert stats is not None
+        assert 0 < stats["pinned"] < 0.1 * report.rows["notes"]
+        assert 0 < stats["deleted"] < 0.05 * report.rows["notes"]
+        assert stats["found"] > 0
+        assert stats["titles"] >= 20
+        assert stats["bodies"] >= 300
+        assert stats["authors"] >= 10  # the SIAO and social workers of several territories
+        assert (
+            await _count(
+                conn, "SELECT count(*) FROM note_persons GROUP BY note_id ORDER BY 1 DESC LIMIT 1"
+            )
+            == 2
+        )
+        # Both kinds; flash evaluations at most emergency demands, with every criterion
+        # (and several levels); deep ones read the household's shape.
+        kinds = await conn.fetchrow(
+            """
+            SELECT count(*) FILTER (WHERE kind = 'FLASH') AS flash,
+                   count(*) FILTER (WHERE kind = 'DEEP') AS deep,
+                   count(DISTINCT vulnerability_level) AS levels,
+                   (SELECT count(DISTINCT c) FROM evaluations, unnest(criteria) AS c) AS criteria,
+                   (SELECT count(*) FROM demands WHERE kind = 'EMERGENCY') AS emergencies
+            FROM evaluations
+            """
+        )
+        assert kinds is not None
+        assert 0.6 * kinds["emergencies"] <= kinds["flash"] <= 0.9 * kinds["emergencies"]
+        assert kinds["deep"] > 0.1 * kinds["flash"]
+        assert kinds["levels"] == 4
+        assert kinds["criteria"] == len(bench_seed.CRITERIA_ORDER)
+        alone = await conn.fetch(
+            """
+            SELECT e.sections->>'familySituation' AS text FROM evaluations e
+            WHERE e.kind = 'DEEP' AND (
+                SELECT count(*) FROM memberships m
+                WHERE m.household_id = e.household_id AND m.validity @> e.created_at) = 1
+            """
+        )
+        assert alone
+        assert {r["text"] for r in alone} <= set(bench_seed.FAMILY_TEXTS[bench_seed.ISOLATED])
+    finally:
+        await conn.close()
+
+
+async def _record_digest(url: str) -> str:
+    conn = await asyncpg.connect(url)
+    try:
+        digest = await conn.fetchval(
+            """
+            SELECT md5(concat(
+                (SELECT string_agg(concat_ws('|', id, title, body, created_at, created_by,
+                                             pinned_until, deleted_at), ',' ORDER BY id)
+                 FROM notes),
+                (SELECT string_agg(concat_ws('|', note_id, person_id), ','
+                                   ORDER BY note_id, person_id) FROM note_persons),
+                (SELECT string_agg(concat_ws('|', id, kind, vulnerability_level, criteria,
+                                             sections, created_at, created_by), ',' ORDER BY id)
+                 FROM evaluations)))
+            """
+        )
+    finally:
+        await conn.close()
+    assert isinstance(digest, str)
+    return digest
+
+
 async def test_seed_is_deterministic_and_can_be_called_again(new_database: NewDatabase) -> None:
     first, second = await new_database(), await new_database()
     await seed(first, 300, seed=7)
     await seed(second, 300, seed=7)
     assert await _persons_digest(first) == await _persons_digest(second)
+    assert await _record_digest(first) == await _record_digest(second)
     # Another seed, other persons.
     third = await new_database()
     await seed(third, 300, seed=8)
     assert await _persons_digest(third) != await _persons_digest(first)
+    assert await _record_digest(third) != await _record_digest(first)
     # A second call on the same database adds to it: references continue, nothing collides.
     again = await seed(first, 200, seed=7, territories=("75", "2A"))
     assert again.rows["persons"] == 200
@@ -229,6 +481,7 @@ async def test_a_broken_row_fails_the_checks_and_nothing_is_committed(
         history(self, chunk, start, stop)
         demand = chunk.rows["demand_persons"][0][0]
         chunk.rows["demand_persons"].append((demand, str(uuid.uuid4())))  # nobody
+        chunk.rows["note_persons"].append((str(uuid.uuid4()), str(uuid.uuid4())))  # nothing
 
     monkeypatch.setattr(bench_seed._Generator, "history", broken)
     url = await new_database()
@@ -236,6 +489,7 @@ async def test_a_broken_row_fails_the_checks_and_nothing_is_committed(
         await seed(url, 100)
     assert "demand_person_is_member" in str(failure.value)
     assert "fk_demand_persons_person_id_persons" in str(failure.value)
+    assert "fk_note_persons_note_id_notes" in str(failure.value)
     conn = await asyncpg.connect(url)
     try:
         assert not await _count(conn, "SELECT count(*) FROM persons")
@@ -321,6 +575,10 @@ async def test_indexes_built_after_the_load_are_the_ones_there_were(
         ("memberships", "ix_memberships_open_person"),
         ("memberships", "membership_no_overlap"),
         ("demands", "ix_demands_queue"),
+        ("notes", "ix_notes_search"),
+        ("notes", "ix_notes_household_created"),
+        ("note_persons", "ix_note_persons_person_id"),
+        ("evaluations", "ix_evaluations_household_kind_created"),
     } <= dropped
     assert (
         not {
