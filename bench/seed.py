@@ -117,6 +117,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 import random
 import re
@@ -125,7 +126,7 @@ import time
 import unicodedata
 import uuid
 from bisect import bisect_right
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Final, Literal
@@ -1740,7 +1741,8 @@ async def seed(
             phases["setup"] = time.perf_counter() - started
             tick = time.perf_counter()
             busy = dict.fromkeys(("generate", "copy"), 0.0)
-            await _load(conn, generator, persons, rows, busy)
+            with _without_cyclic_gc():
+                await _load(conn, generator, persons, rows, busy)
             phases["load"] = time.perf_counter() - tick
             phases.update(busy)
             tick = time.perf_counter()
@@ -1784,6 +1786,22 @@ async def seed(
         movers=generator.movers,
         ids=ids,
     )
+
+
+@contextlib.contextmanager
+def _without_cyclic_gc() -> Iterator[None]:
+    """Python's cyclic garbage collector off for the load, as it was afterwards. The rows
+    are tuples of strings, numbers and tuples, which hold no cycle, but each full collection
+    walked every list of rows and every stint again, more each time as a chunk grew: at
+    300,000 persons, more than half of the generation's time (13.9 s, 6.0 s without), on
+    the Python core that also encodes the COPY."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
 
 
 async def _load(

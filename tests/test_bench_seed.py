@@ -3,6 +3,7 @@ invariants, the counts it reports are the tables', and a seed gives the same per
 
 from __future__ import annotations
 
+import gc
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 
@@ -79,6 +80,7 @@ async def test_seed_writes_a_consistent_realistic_dataset(new_database: NewDatab
             assert await _count(conn, f"SELECT count(*) FROM {table}") == rows, table
         assert report.rows["persons"] == PERSONS
         assert report.persons_per_second > 0
+        assert gc.isenabled()  # off for the load only
         # The search's dictionary knows every name word (the triggers that keep it were off).
         assert await _count(conn, MISSING_WORDS) == 0
         # Every person has exactly one open membership.
