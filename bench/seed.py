@@ -5,8 +5,8 @@ exactly `persons` new persons exist, with their memberships, accompaniments, dem
 concerned persons, notes, evaluations and audit events, to a database migrated to head
 (the caller runs `migrations.upgrade(url)` first). Rows are built as tuples in Python and
 sent with `COPY` (`asyncpg`'s `copy_records_to_table`), in chunks of at most `CHUNK_HOUSEHOLDS`
-households; the next chunk is generated while the server digests the previous one. A
-million persons take about 270 MB of client memory.
+households; the next chunk is generated while the server digests the previous one. The
+client's memory peaks at about 400 MB (two full chunks, from ~150,000 persons on).
 
 What the data looks like
 - Territories (default 75, 93, 13, 69, 59; inserted if missing), and per territory one
@@ -81,7 +81,8 @@ to reach that range. A second call on the same database continues after the high
 reference of each territory (the unique index would refuse any collision anyway).
 
 Invariants. The deferred constraint triggers (every person has an open membership, an
-active household a current member, a demand concerns members of its household) and the
+active household a current member, a demand concerns members of its household; the
+append-only trigger of evaluations fires on UPDATE only, which the seed never does) and the
 foreign keys (triggers too) would check every row one by one: at 200,000 persons that is
 about 190 s of PostgreSQL CPU at COMMIT, against 10 s for the whole load without them. So
 by default (`checks="sql"`) the load runs with `SET LOCAL session_replication_role =
@@ -107,10 +108,15 @@ would not bring back exactly is kept, and the tables are locked (ACCESS EXCLUSIV
 COMMIT; see that module.
 
 Speed, on a 2-vCPU VM shared with other jobs: 12,400-13,700 persons/s at a million,
-12,700-14,500 at 200,000 (PostgreSQL 15 and the embedded 18). The single backend of the
-one transaction is the bottleneck (~55 µs of its CPU per person: the two GiST indexes of
-memberships, the computed and trigram-indexed name key of persons, the btree indexes),
-Python needs ~35 µs per person on the other core.
+12,700-14,500 at 200,000 (PostgreSQL 15 and the embedded 18) before the notes and
+evaluations; with them, 10,600-10,800 at 300,000 persons (13,400-14,400 before; a million
+not measured again). The single backend of the one transaction is the bottleneck (~55 µs
+of its CPU per person in the load before the notes: the two GiST indexes of memberships,
+the computed and trigram-indexed name key of persons, the btree indexes; the notes,
+evaluations and their audit events add ~17 µs, mostly the search vector that PostgreSQL
+computes for each note, ~29 µs a note; 86 µs per person in all, index builds and checks
+included, at 300,000). Python needs ~33 µs per person on the other core, with the cyclic
+garbage collector off during the load (it walked the growing chunk again and again).
 """
 
 from __future__ import annotations
@@ -154,7 +160,7 @@ PARIS: Final = timezone(timedelta(hours=1))
 BASE: Final = datetime(2022, 1, 3, tzinfo=PARIS)  # the first instant of bench data
 END: Final = datetime(2026, 10, 1, tzinfo=PARIS)  # the last one; all in the past
 SETUP_AT: Final = BASE - timedelta(days=7)  # organisations and users exist before
-CHUNK_HOUSEHOLDS: Final = 25_000  # per COPY (~57,000 persons, ~150 MB of rows in Python)
+CHUNK_HOUSEHOLDS: Final = 25_000  # per COPY (~57,000 persons, ~200 MB of rows in Python)
 FIRST_CHUNK: Final = 500  # households: the first chunks are small, so the server starts soon
 SEND_BUFFER: Final = 4 * 1024 * 1024  # bytes the kernel may queue for the server
 SLICE_HOUSEHOLDS: Final = 100  # generated between two turns of the event loop (~4 ms)
