@@ -38,7 +38,6 @@ from auth.tokens import Claims, InvalidToken, PartnerGrant, TokenVerifier, mint_
 from auth.viewer import Viewer
 from migrations import head_revision, upgrade
 from models.database import create_engine
-from resolvers.bulkhead import Bulkhead
 from resolvers.context import Clock, Context, system_clock
 from resolvers.errors import ErrorCode, request_id_var
 from resolvers.events import EventBus
@@ -142,7 +141,7 @@ class GraphQLEndpoint:
             viewer=None,
             events=app_state.events,
             clock=app_state.clock,
-            bulkhead=app_state.bulkhead,
+            search_slots=app_state.search_slots,
         )
         if scope["type"] == "websocket":
 
@@ -353,7 +352,7 @@ def create_app(settings: Settings, database_url: str, clock: Clock | None = None
         # 34-48% of request time with the default threshold (each worker runs this).
         gc.set_threshold(50_000, 20, 20)
         app.state.engine = create_engine(database_url)
-        app.state.bulkhead = Bulkhead(settings.search_concurrency)
+        app.state.search_slots = asyncio.Semaphore(settings.search_concurrency)
         app.state.events = EventBus(database_url)
         await app.state.events.start()
         try:

@@ -20,7 +20,6 @@ from auth.scope import HouseholdScope, household_scope
 from auth.settings import Settings
 from auth.viewer import Viewer
 from models import AccessEvent
-from resolvers.bulkhead import Bulkhead
 from resolvers.errors import CodedError, ErrorCode
 
 if TYPE_CHECKING:
@@ -49,8 +48,8 @@ class Context:
     # What "now" is for rules that depend on it (a note's pin is active until its date);
     # tests give the app a clock they can move instead of sleeping.
     clock: Clock = system_clock
-    # The process's bulkhead between searches and demand creations, shared by its requests.
-    bulkhead: Bulkhead | None = None
+    # The process's search slots (`Settings.search_concurrency`), shared by its requests.
+    search_slots: asyncio.Semaphore | None = None
     _read_conn: AsyncConnection | None = field(default=None, init=False)
     # One asyncpg connection runs one statement at a time; loaders dispatched in the same
     # tick take turns.
@@ -104,20 +103,11 @@ class Context:
 
     @asynccontextmanager
     async def search_slot(self) -> AsyncIterator[None]:
-        """Held while a person search runs its statements (see resolvers.bulkhead)."""
-        if self.bulkhead is None:
+        """Held while a person search runs its statements."""
+        if self.search_slots is None:
             yield
             return
-        async with self.bulkhead.search():
-            yield
-
-    @asynccontextmanager
-    async def vital_write(self) -> AsyncIterator[None]:
-        """Held while a demand is created: searches not started yet wait for it."""
-        if self.bulkhead is None:
-            yield
-            return
-        async with self.bulkhead.vital():
+        async with self.search_slots:
             yield
 
     def note_access(self, household_id: uuid.UUID, category: Category) -> None:

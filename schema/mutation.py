@@ -359,13 +359,12 @@ class HouseholdMutations:
             if input.concerned_person_ids is not None
             else None
         )
-        async with info.context.vital_write():
-            demand_id, problems = await demand_write.create_demand(
-                info.context,
-                decode_uuid(input.household_id, "Household"),
-                _DemandKind(_value(input.kind)),
-                concerned,
-                input.draft,
-                input.details(),
-            )
+        demand_id, problems = await demand_write.create_demand(
+            info.context,
+            decode_uuid(input.household_id, "Household"),
+            _DemandKind(_value(input.kind)),
+            concerned,
+            input.draft,
+            input.details(),
+        )
         return CreateDemandPayload(user_errors=demand_errors(problems), demand_id=demand_id)

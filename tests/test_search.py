@@ -10,13 +10,9 @@ import asyncpg
 import pytest
 from starlette.applications import Starlette
 
-from models.demo import FIRST_75_REFERENCE
 from models.person import CLOSE_WORD
-from resolvers import demand_write
-from resolvers.bulkhead import Bulkhead
 from resolvers.search import CLOSE_MOST, CLOSE_WORDS
 from tests.conftest import Answer, Run
-from tests.test_mutations import CREATE_DEMAND, OPERATOR, gid, household_row
 
 Viewer = Callable[[str | None], Run]
 
@@ -252,7 +248,7 @@ async def test_searches_wait_for_a_search_slot_and_other_requests_do_not(
     """The bulkhead: a search runs its statements in one of the process's search slots
     (`SIAO_SEARCH_CONCURRENCY`, 1 by default); with every slot taken it waits, while a
     request that is not a search goes through."""
-    slots: asyncio.Semaphore = app.state.bulkhead.slots
+    slots: asyncio.Semaphore = app.state.search_slots
     run = as_user("siao.75@demo.siao")
     async with slots:  # every slot taken (there is one)
         search = asyncio.ensure_future(run(SEARCH, q="laurent dupont"))
@@ -267,62 +263,3 @@ async def test_searches_wait_for_a_search_slot_and_other_requests_do_not(
     answer = await search
     assert answer.errors == []
     assert names(answer)[0] == ("Laurent", "Dupont")
-
-
-async def until_waiting(future: asyncio.Future[Any], waiters: object) -> None:
-    """Turn the event loop until `future` is done or something waits on `waiters`."""
-    for _ in range(10_000):
-        if future.done() or getattr(waiters, "_waiters", None):
-            return
-        await asyncio.sleep(0)
-
-
-async def test_a_demand_being_created_goes_before_the_searches_not_started(
-    as_user: Viewer, app: Starlette, sql: asyncpg.Connection
-) -> None:
-    """While a demand is created in this process, a new search waits for it (the evening
-    rush: the demand first); another creation does not wait; the search then runs."""
-    bulkhead: Bulkhead = app.state.bulkhead
-    operator = as_user(OPERATOR)
-    household = await household_row(sql, FIRST_75_REFERENCE)
-    async with bulkhead.vital():  # a creation in flight
-        search = asyncio.ensure_future(operator(SEARCH, q="laurent dupont"))
-        await until_waiting(search, bulkhead._no_vital)
-        assert not search.done(), "the search went before the demand"
-        created = await operator(
-            CREATE_DEMAND,
-            input={"householdId": gid("Household", household["id"]), "kind": "EMERGENCY"},
-        )
-        assert created.errors == []
-        assert created.data is not None
-        assert created.data["createDemand"]["userErrors"] == []
-        assert not search.done()
-    answer = await search
-    assert names(answer)[0] == ("Laurent", "Dupont")
-
-
-async def test_create_demand_holds_the_searches_and_they_wait_a_bounded_time(
-    as_user: Viewer, app: Starlette, sql: asyncpg.Connection, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    bulkhead: Bulkhead = app.state.bulkhead
-    seen: list[int] = []
-    create = demand_write.create_demand
-
-    async def watched(*args: Any) -> Any:
-        seen.append(bulkhead.vital_in_flight)
-        return await create(*args)
-
-    monkeypatch.setattr(demand_write, "create_demand", watched)
-    household = await household_row(sql, FIRST_75_REFERENCE)
-    operator = as_user(OPERATOR)
-    answer = await operator(
-        CREATE_DEMAND, input={"householdId": gid("Household", household["id"]), "kind": "EMERGENCY"}
-    )
-    assert answer.errors == []
-    assert seen == [1]  # the mutation wrote inside the bulkhead's vital section
-    assert bulkhead.vital_in_flight == 0
-    # a search does not wait for ever: past `vital_wait` it goes (here at once)
-    monkeypatch.setattr(bulkhead, "vital_wait", 0)
-    async with bulkhead.vital():
-        found = await operator(SEARCH, q="laurent dupont")
-    assert names(found)[0] == ("Laurent", "Dupont")
