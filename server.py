@@ -534,12 +534,13 @@ def main(argv: list[str] | None = None) -> int:
             from bench.run import main as bench_run
 
             return bench_run(extra)
-        from bench.seed import seed
+        from bench.seed import seed, vacuum
 
         url = resolve_database(settings)
         upgrade(url)
         report = asyncio.run(seed(url, args.persons, seed=args.seed))
-        print(report.summary())
+        print(report.summary(), flush=True)
+        print(f"then VACUUM (ANALYZE) of these tables in {asyncio.run(vacuum(url)):.1f}s")
         return 0
     if args.command == "lifecycle":
         from models.lifecycle import DOC_PATH as LIFECYCLE_DOC

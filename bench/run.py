@@ -21,7 +21,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import sys
-import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -54,14 +53,12 @@ from bench.harness import (
     workspace,
 )
 from bench.scenarios import SCENARIOS, Scenario, prepare, viewer_of
-from bench.seed import seed
+from bench.seed import seed, vacuum
 from models.demo import SIAO_LOGIN
 
 LOGIN = SIAO_LOGIN["75"]  # siao.75@demo.siao: every household of 75, the 75 work queue
 FLOOR_WARMUP = 0.5  # seconds of the lone loop not counted
 TOP_STATEMENTS = 5
-VACUUMED = ["households", "persons", "memberships", "accompaniments", "demands"]
-VACUUMED += ["demand_persons", "audit_events"]
 
 
 # --- the database's own time (pg_stat_statements) ----------------------------------------
@@ -321,16 +318,6 @@ async def measure(
         await conn.close()
 
 
-async def _vacuum(dsn: str) -> None:
-    """What autovacuum would do minutes later, in the middle of a measure: the GIN
-    pending list flushed, the visibility map set, fresh statistics."""
-    conn = await asyncpg.connect(dsn)
-    try:
-        await conn.execute(f"VACUUM (ANALYZE) {', '.join(VACUUMED)}")
-    finally:
-        await conn.close()
-
-
 async def _persons(dsn: str) -> int:
     conn = await asyncpg.connect(dsn)
     try:
@@ -350,9 +337,7 @@ def top_up(persons: int) -> Callable[[str], None]:
             return
         print(f"{held:,} persons in the database: seeding {persons - held:,}...", flush=True)
         print(asyncio.run(seed(dsn, persons - held)).summary(), flush=True)
-        started = time.perf_counter()
-        asyncio.run(_vacuum(dsn))
-        print(f"VACUUM (ANALYZE) in {time.perf_counter() - started:.0f}s", flush=True)
+        print(f"VACUUM (ANALYZE) in {asyncio.run(vacuum(dsn)):.0f}s", flush=True)
 
     return run
 
