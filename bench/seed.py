@@ -52,7 +52,8 @@ What the data looks like
   115) 2 to 12 minutes after three emergency demands in four, over the persons the demand
   concerns: CHILDREN_UNDER_3 and ELDERLY from their ages, the other criteria drawn
   (STREET_TONIGHT 55%, NO_RESOURCES 35%, VIOLENCE 6%, 60% in a protected household...),
-  the level 4 (least vulnerable) less one per criterion, down to 1. A DEEP one by the
+  the level 1 (low) plus one per criterion, up to 4 (very high), as the schema reads it
+  and the demo data draws it. A DEEP one by the
   accompanying social worker after seven insertion demands in ten, in office hours before
   the demand's commission date, when the household is accompanied by then: five or six
   sections (`familySituation` after the household's shape, always a `recommendation`).
@@ -1319,8 +1320,8 @@ class _Generator:
                 if max(ages) >= 65 * 365 + 16:
                     chosen.add(ELDERLY)
                 criteria = [c for c in CRITERIA_ORDER if c in chosen]
-                # 1 is the most vulnerable: one level per criterion, from 4 (or 3).
-                level = max(1, 4 - len(criteria) - (rnd() < 0.25))
+                # 1 (low) to 4 (very high): one level up per criterion, from 1 (or 2).
+                level = min(4, 1 + len(criteria) + (rnd() < 0.25))
                 eid, author = new_id(), staff.operator
                 values: dict[str, object] = {
                     "criteria": criteria,

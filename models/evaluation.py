@@ -86,7 +86,8 @@ class Evaluation(Base):
     id: Mapped[uuid.UUID] = uuid_pk()
     household_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("households.id"))
     kind: Mapped[EvaluationKind] = mapped_column(text_enum(EvaluationKind, "evaluation_kind"))
-    # FLASH: the vulnerability level (1 = most vulnerable ... 4) and the criteria checked.
+    # FLASH: the vulnerability level (1 low ... 4 very high, as the schema says) and the
+    # criteria checked.
     vulnerability_level: Mapped[int | None] = mapped_column(SmallInteger)
     criteria: Mapped[list[str] | None] = mapped_column(ARRAY(String(32)))
     # DEEP: free text per section, keyed by `DeepSection` values.

@@ -263,10 +263,10 @@ EVALUATION_RULES = {
                   AND d.created_at BETWEEN e.created_at - interval '12 minutes'
                                        AND e.created_at))
     """,
-    # The more criteria, the more vulnerable (1 is the most).
-    "flash: criteria lower the level": """
+    # The more criteria, the more vulnerable (1 low ... 4 very high, as the schema says).
+    "flash: criteria raise the level": """
         SELECT count(*) FROM evaluations
-        WHERE kind = 'FLASH' AND vulnerability_level > greatest(1, 4 - cardinality(criteria))
+        WHERE kind = 'FLASH' AND vulnerability_level < least(4, 1 + cardinality(criteria))
     """,
     # A child under 3 only when the demand concerned one.
     "flash: children under 3 are there": """
