@@ -25,7 +25,12 @@ class Relationship(StrEnum):
 
 class Household(Tracked, Base):
     __tablename__ = "households"
-    __table_args__ = (CheckConstraint("reference ~ '^[0-9]{10}$'", name="reference_format"),)
+    __table_args__ = (
+        CheckConstraint("reference ~ '^[0-9]{10}$'", name="reference_format"),
+        # A territory's households by id from the index alone: the SIAO's row scope is a
+        # semi-join on it (the work queue's count merges it with the waiting demands).
+        Index("ix_households_territory_id", "territory_code", "id"),
+    )
 
     id: Mapped[uuid.UUID] = uuid_pk()
     reference: Mapped[str] = mapped_column(
@@ -33,7 +38,7 @@ class Household(Tracked, Base):
         unique=True,
         server_default=text("lpad(nextval('household_reference_seq')::text, 10, '0')"),
     )
-    territory_code: Mapped[str] = mapped_column(ForeignKey("territories.code"), index=True)
+    territory_code: Mapped[str] = mapped_column(ForeignKey("territories.code"))
     last_activity_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), server_default=func.now()
     )
