@@ -62,9 +62,10 @@ PARTICLE_MAX = 2
 # ... of which the trigram-close ones are the `CLOSE_MOST` most similar: a short word typed
 # ("marai") is at 0.3 from hundreds of longer ones sharing its first letters ("maraunieux"),
 # and ORing hundreds of posting lists of the persons' GIN index (and planning with arrays of
-# hundreds of words) cost more than they find. At a million persons, one loop
-# (`siao bench run --scenario search --concurrency 1`): PostgreSQL 15.9 -> 10.4 ms of CPU
-# per search, the person found 98.9 % -> 99.1 % of the time (noise: +-0.4).
+# hundreds of words) cost more than they find. At a million persons (`siao bench run
+# --scenario search --concurrency 2 --workers 1 --seconds 20`, two runs each): PostgreSQL
+# 13.6 -> 9.6 ms of CPU per search, 51 -> 60 searches/s, the person found 98.6 % -> 98.5 %
+# of the time (one run to the next: +-0.4).
 CLOSE_MOST = 20
 CLOSE_WORDS = text(
     """
