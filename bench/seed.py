@@ -108,16 +108,17 @@ of 24 s for the exclusion constraint, its check of every row included. What a re
 would not bring back exactly is kept, and the tables are locked (ACCESS EXCLUSIVE) until
 COMMIT; see that module.
 
-Speed, on a 2-vCPU VM shared with other jobs: 12,400-13,700 persons/s at a million,
-12,700-14,500 at 200,000 (PostgreSQL 15 and the embedded 18) before the notes and
-evaluations; with them, 10,600-10,800 at 300,000 persons (13,400-14,400 before; a million
-not measured again). The single backend of the one transaction is the bottleneck (~55 µs
-of its CPU per person in the load before the notes: the two GiST indexes of memberships,
-the computed and trigram-indexed name key of persons, the btree indexes; the notes,
-evaluations and their audit events add ~17 µs, mostly the search vector that PostgreSQL
-computes for each note, ~29 µs a note; 86 µs per person in all, index builds and checks
-included, at 300,000). Python needs ~33 µs per person on the other core, with the cyclic
-garbage collector off during the load (it walked the growing chunk again and again).
+Speed, on a 2-vCPU VM shared with other jobs, at a million persons into an empty
+PostgreSQL 15 database: 10,200-10,300 persons/s (96.7-97.7 s, then 3.3 s of `vacuum`);
+12,400-14,100 before the notes and evaluations. The single backend of the one transaction
+is the bottleneck: 90.2 s of its CPU at a million persons (read from /proc), ~55 µs per
+person in the load before the notes (the two GiST indexes of memberships, the computed and
+trigram-indexed name key of persons, the btree indexes), ~17 µs more for the notes,
+evaluations and their audit events (mostly the search vector PostgreSQL computes for each
+note, ~29 µs a note), then the index builds and checks. Python needs 29.4 s of CPU on the
+other core, with the cyclic garbage collector off during the load (it walked the growing
+chunk again and again). Issue #6 asks for 20,000 persons/s: 90.2 + 29.4 s of CPU cannot
+fit in 50 s on 2 cores (bench/README.md).
 """
 
 from __future__ import annotations
