@@ -11,8 +11,8 @@ import asyncpg
 import pytest
 
 from bench import seed as bench_seed
-from bench import seed_indexes
 from bench.seed import SeedReport, seed
+from bench.seed import indexes as seed_indexes
 from migrations import upgrade
 from tests.conftest import Databases, _admin, _plain
 

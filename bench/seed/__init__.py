@@ -97,7 +97,7 @@ the role may not set `session_replication_role` (not a superuser), or when a loa
 carries a trigger not in `KNOWN_TRIGGERS`, or one whose function's source changed since
 these checks were written (it would be skipped, or checked against the old rule).
 
-Indexes. With `checks="sql"`, `bench.seed_indexes` drops the btree and GIN indexes that
+Indexes. With `checks="sql"`, `bench.seed.indexes` drops the btree and GIN indexes that
 back no constraint, and the exclusion constraint of memberships, of the tables that hold
 no more rows than the seed adds (a quarter of them for the exclusion constraint), inside
 the transaction, and builds them again from the catalog's own definitions when the load
@@ -143,7 +143,7 @@ import asyncpg
 import orjson
 
 from auth.policy import Role
-from bench import seed_indexes
+from bench.seed import indexes as seed_indexes
 from models.demand import DemandKind, DemandStatus
 from models.demo import STATUSES as DEMO_STATUSES
 from models.evaluation import DeepSection, EvaluationKind, FlashCriterion
