@@ -10,9 +10,13 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 import asyncpg
 import pytest
 
-from bench import seed as bench_seed
-from bench.seed import SeedReport, seed
+from bench.seed import SeedCheckFailed, SeedReport, seed
 from bench.seed import indexes as seed_indexes
+from bench.seed.evaluations import CRITERIA_ORDER, FAMILY_TEXTS
+from bench.seed.load import _Generator
+from bench.seed.state import Stint, _Chunk
+from bench.seed.times import END
+from bench.seed.values import ISOLATED
 from migrations import upgrade
 from tests.conftest import Databases, _admin, _plain
 
@@ -209,9 +213,9 @@ NOTE_RULES = {
     """,
     "dated after the household, before the end": f"""
         SELECT count(*) FROM notes n JOIN households h ON h.id = n.household_id
-        WHERE n.created_at <= h.created_at OR n.created_at >= '{bench_seed.END.isoformat()}'
+        WHERE n.created_at <= h.created_at OR n.created_at >= '{END.isoformat()}'
            OR n.updated_at <> coalesce(n.deleted_at, n.created_at)
-           OR n.deleted_at <= n.created_at OR n.deleted_at >= '{bench_seed.END.isoformat()}'
+           OR n.deleted_at <= n.created_at OR n.deleted_at >= '{END.isoformat()}'
     """,
     "deleted by their author, pinned for a while": """
         SELECT count(*) FROM notes
@@ -390,7 +394,7 @@ async def test_seed_writes_notes_and_evaluations_as_the_application_does(
         assert 0.6 * kinds["emergencies"] <= kinds["flash"] <= 0.9 * kinds["emergencies"]
         assert kinds["deep"] > 0.1 * kinds["flash"]
         assert kinds["levels"] == 4
-        assert kinds["criteria"] == len(bench_seed.CRITERIA_ORDER)
+        assert kinds["criteria"] == len(CRITERIA_ORDER)
         alone = await conn.fetch(
             """
             SELECT e.sections->>'familySituation' AS text FROM evaluations e
@@ -400,7 +404,7 @@ async def test_seed_writes_notes_and_evaluations_as_the_application_does(
             """
         )
         assert alone
-        assert {r["text"] for r in alone} <= set(bench_seed.FAMILY_TEXTS[bench_seed.ISOLATED])
+        assert {r["text"] for r in alone} <= set(FAMILY_TEXTS[ISOLATED])
     finally:
         await conn.close()
 
@@ -475,19 +479,17 @@ async def test_the_database_triggers_accept_the_data(new_database: NewDatabase) 
 async def test_a_broken_row_fails_the_checks_and_nothing_is_committed(
     new_database: NewDatabase, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    history = bench_seed._Generator.history
+    history = _Generator.history
 
-    def broken(
-        self: bench_seed._Generator, chunk: bench_seed._Chunk, start: int, stop: int
-    ) -> None:
+    def broken(self: _Generator, chunk: _Chunk, start: int, stop: int) -> None:
         history(self, chunk, start, stop)
         demand = chunk.rows["demand_persons"][0][0]
         chunk.rows["demand_persons"].append((demand, str(uuid.uuid4())))  # nobody
         chunk.rows["note_persons"].append((str(uuid.uuid4()), str(uuid.uuid4())))  # nothing
 
-    monkeypatch.setattr(bench_seed._Generator, "history", broken)
+    monkeypatch.setattr(_Generator, "history", broken)
     url = await new_database()
-    with pytest.raises(bench_seed.SeedCheckFailed) as failure:
+    with pytest.raises(SeedCheckFailed) as failure:
         await seed(url, 100)
     assert "demand_person_is_member" in str(failure.value)
     assert "fk_demand_persons_person_id_persons" in str(failure.value)
@@ -627,18 +629,16 @@ async def test_overlapping_memberships_fail_the_seed_and_nothing_is_committed(
     new_database: NewDatabase, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # The exclusion constraint is added back after the load: it still refuses overlaps.
-    compose = bench_seed._Generator.compose
+    compose = _Generator.compose
 
-    def twice(
-        self: bench_seed._Generator, chunk: bench_seed._Chunk, *args: object
-    ) -> tuple[list[bench_seed.Stint], int]:
+    def twice(self: _Generator, chunk: _Chunk, *args: object) -> tuple[list[Stint], int]:
         result = compose(self, chunk, *args)  # type: ignore[arg-type]
         if len(chunk.ids) == 3:  # the same open membership again, under another id
             row = chunk.rows["memberships"][-1]
             chunk.rows["memberships"].append((str(uuid.uuid4()), *row[1:]))
         return result
 
-    monkeypatch.setattr(bench_seed._Generator, "compose", twice)
+    monkeypatch.setattr(_Generator, "compose", twice)
     url = await new_database()
     before = await _schema(url)
     with pytest.raises(asyncpg.ExclusionViolationError):
