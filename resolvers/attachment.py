@@ -34,7 +34,8 @@ from resolvers.household_write import (
     bump_activity,
     clock,
 )
-from resolvers.loaders import SqlLoader, many_per_key, now_or_later, one_per_key
+from resolvers.loader_base import SqlLoader, many_per_key, one_per_key
+from resolvers.loaders import now_or_later
 from resolvers.situation_write import check_may_write, lock_owner, owner_problems
 
 attachments_t: Table = Attachment.__table__  # type: ignore[assignment]

@@ -13,7 +13,7 @@ from sqlalchemy.orm import aliased
 
 from auth.scope import accompanied_by
 from models import Accompaniment, Household, Membership, Organisation, Person
-from resolvers.loaders import SqlLoader, many_per_key
+from resolvers.loader_base import SqlLoader, many_per_key
 
 CLOSE_NAMES = 0.6
 MAX_CANDIDATES = 10

@@ -12,15 +12,9 @@ from sqlalchemy import Row, func, select
 from models import Relationship
 from resolvers.context import Context
 from resolvers.errors import bad_input
-from resolvers.loaders import (
-    ChildCountLoader,
-    ChildPageLoader,
-    CountKey,
-    PageKey,
-    households_t,
-    now_or_later,
-    then,
-)
+from resolvers.household_loaders import households_t
+from resolvers.loader_base import ChildCountLoader, ChildPageLoader, CountKey, PageKey
+from resolvers.loaders import now_or_later, then
 from resolvers.pagination import (
     ResolvedPage,
     check_first,

@@ -27,7 +27,7 @@ from resolvers.arguments import enum_arg
 from resolvers.audit import audit_filter
 from resolvers.context import Context
 from resolvers.household import current
-from resolvers.loaders import CountKey, Page, PageKey
+from resolvers.loader_base import CountKey, Page, PageKey
 from resolvers.note import note_filter
 from resolvers.pagination import DEFAULT_PAGE, check_first
 

@@ -1,7 +1,8 @@
 """Loaders of the household record's tabs: evaluations (pages, counts, the latest of each
-kind), notes (filtered pages, counts, concerned persons) and the change log (filtered
-pages and counts). Same rules as
-`resolvers.loaders`: per request, one statement per batch, the row scope inside the SQL."""
+kind), notes (filtered pages, counts, concerned persons), the change log (filtered
+pages and counts, events by id) and the record's accesses (pages and counts). Same rules
+as `resolvers.loaders`: per request, one statement per batch, the row scope inside the
+SQL."""
 
 from __future__ import annotations
 
@@ -28,19 +29,18 @@ from sqlalchemy import (
 )
 
 from auth.policy import Access, audited_fields
-from models import Evaluation, EvaluationKind, Note, NotePerson
+from models import AccessEvent, AuditEvent, Evaluation, EvaluationKind, Note, NotePerson
 from models.note import SEARCH_CONFIGS
-from resolvers.loaders import (
+from resolvers.loader_base import (
     ChildCountLoader,
     ChildList,
     ChildPageLoader,
     ConcernedPersonsLoader,
     ScopedByIdLoader,
     SqlLoader,
-    audit_t,
     one_per_key,
-    users_t,
 )
+from resolvers.organisation_loaders import users_t
 from resolvers.pagination import decode_ranked_cursor, encode_ranked_cursor
 
 evaluations_t: Table = Evaluation.__table__  # type: ignore[assignment]
@@ -197,6 +197,8 @@ class ConcernedPersonsByNoteIdLoader(ConcernedPersonsLoader):
 
 # --- the change log ----------------------------------------------------------------------
 
+audit_t: Table = AuditEvent.__table__  # type: ignore[assignment]
+
 
 @dataclass(frozen=True, slots=True)
 class AuditFilter:
@@ -281,3 +283,21 @@ class AuditPagesByHouseholdLoader(_AuditList, ChildPageLoader):
 
 class AuditCountByHouseholdLoader(_AuditList, ChildCountLoader):
     pass
+
+
+class AuditEventByIdLoader(ScopedByIdLoader):
+    table = audit_t
+
+
+# --- who read the record -----------------------------------------------------------------
+
+access_t: Table = AccessEvent.__table__  # type: ignore[assignment]
+
+
+class AccessPagesByHouseholdLoader(ChildPageLoader):
+    table = access_t
+    time_column = "at"
+
+
+class AccessCountByHouseholdLoader(ChildCountLoader):
+    table = access_t

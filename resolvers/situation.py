@@ -15,7 +15,8 @@ from sqlalchemy import Row, Table, exists, func, select
 
 from models import Membership, SituationRecord
 from resolvers.context import Context
-from resolvers.loaders import SqlLoader, many_per_key, now_or_later
+from resolvers.loader_base import SqlLoader, many_per_key
+from resolvers.loaders import now_or_later
 
 situations_t: Table = SituationRecord.__table__  # type: ignore[assignment]
 memberships_t: Table = Membership.__table__  # type: ignore[assignment]

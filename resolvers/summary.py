@@ -11,8 +11,10 @@ from sqlalchemy import Row
 
 from models import EvaluationKind, Relationship
 from resolvers.context import Context
+from resolvers.demand_loaders import OPEN_DEMANDS
 from resolvers.household import members
-from resolvers.loaders import OPEN_DEMANDS, CountKey, PageKey, now_or_later, then
+from resolvers.loader_base import CountKey, PageKey
+from resolvers.loaders import now_or_later, then
 from resolvers.record_loaders import NoteFilter
 
 PINNED_SHOWN = 10  # the header shows at most this many pinned notes, the newest

@@ -1,0 +1,86 @@
+"""Loaders of demands (by id, the persons they concern, pages and counts by household) and
+of their orientations and stays, within the row scope."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from sqlalchemy import Row, Table, select
+
+from models import Demand, DemandPerson, Orientation, Stay
+from models.lifecycle import OPEN_STATUSES
+from resolvers.loader_base import (
+    ChildCountLoader,
+    ChildPageLoader,
+    ConcernedPersonsLoader,
+    ScopedByIdLoader,
+    SqlLoader,
+    many_per_key,
+)
+
+demands_t: Table = Demand.__table__  # type: ignore[assignment]
+demand_persons_t: Table = DemandPerson.__table__  # type: ignore[assignment]
+orientations_t: Table = Orientation.__table__  # type: ignore[assignment]
+stays_t: Table = Stay.__table__  # type: ignore[assignment]
+
+
+class DemandByIdLoader(ScopedByIdLoader):
+    table = demands_t
+
+
+class ConcernedPersonsByDemandIdLoader(ConcernedPersonsLoader):
+    parent = demands_t
+    link = demand_persons_t
+    key = "demand_id"
+
+
+class DemandPagesByHouseholdLoader(ChildPageLoader):
+    table = demands_t
+    time_column = "created_at"
+
+
+OPEN_DEMANDS = "open"  # a CountKey filter: the demands not finished yet
+
+
+class DemandCountByHouseholdLoader(ChildCountLoader):
+    """Filter: None (every demand) or OPEN_DEMANDS."""
+
+    table = demands_t
+
+    def conditions(self, filter: Any) -> list[Any]:
+        if filter == OPEN_DEMANDS:
+            return [self.table.c.status.in_(sorted(OPEN_STATUSES))]
+        return []
+
+
+class _ByDemand(SqlLoader[uuid.UUID, list[Row[Any]]]):
+    table: Table
+    order: str
+
+    async def batch_load_fn(self, keys: list[uuid.UUID]) -> list[list[Row[Any]]]:
+        t = self.table
+        stmt = (
+            select(t)
+            .where(t.c.demand_id.in_(keys), t.c.household_id.in_(self.ctx.scope.household_ids()))
+            .order_by(t.c[self.order], t.c.id)
+        )
+        return many_per_key(await self.rows(stmt), keys, "demand_id")
+
+
+class OrientationsByDemandLoader(_ByDemand):
+    table = orientations_t
+    order = "proposed_at"
+
+
+class StaysByDemandLoader(_ByDemand):
+    table = stays_t
+    order = "id"
+
+
+class OrientationByIdLoader(ScopedByIdLoader):
+    table = orientations_t
+
+
+class StayByIdLoader(ScopedByIdLoader):
+    table = stays_t

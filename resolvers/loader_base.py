@@ -1,0 +1,204 @@
+"""The kinds of dataloader every domain's loaders are made of: a loader that runs one SQL
+statement per batch (`SqlLoader`), rows of a household-owned table by id within the row
+scope, the persons a record concerns, and newest-first pages and counts of a household's
+children. The per-request aggregate that creates them is `resolvers.loaders.Loaders`."""
+
+from __future__ import annotations
+
+import uuid
+from collections import defaultdict
+from collections.abc import Hashable, Iterable, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from aiodataloader import DataLoader
+from sqlalchemy import Row, Select, Table, func, literal, select, tuple_
+
+from models import Person
+from resolvers.pagination import decode_cursor, encode_cursor
+
+if TYPE_CHECKING:
+    from resolvers.context import Context
+
+K = TypeVar("K", bound=Hashable)
+V = TypeVar("V")
+
+persons_t: Table = Person.__table__  # type: ignore[assignment]
+
+
+class SqlLoader(DataLoader[K, V]):
+    def __init__(self, ctx: Context) -> None:
+        super().__init__()
+        self.ctx = ctx
+
+    async def rows(self, statement: Select[Any]) -> Sequence[Row[Any]]:
+        return (await self.ctx.execute(statement)).all()
+
+    async def batch_load_fn(self, keys: list[K]) -> list[V]:
+        raise NotImplementedError
+
+
+def one_per_key(rows: Iterable[Row[Any]], keys: Sequence[Any], attr: str = "id") -> list[Any]:
+    found = {getattr(row, attr): row for row in rows}
+    return [found.get(key) for key in keys]
+
+
+def many_per_key(rows: Iterable[Row[Any]], keys: Sequence[Any], attr: str) -> list[list[Any]]:
+    grouped: dict[Any, list[Any]] = defaultdict(list)
+    for row in rows:
+        grouped[getattr(row, attr)].append(row)
+    return [grouped.get(key, []) for key in keys]
+
+
+class ScopedByIdLoader(SqlLoader[uuid.UUID, Row[Any] | None]):
+    """Rows of a household-owned table by id, within the row scope."""
+
+    table: Table
+
+    async def batch_load_fn(self, keys: list[uuid.UUID]) -> list[Row[Any] | None]:
+        t = self.table
+        stmt = select(t).where(
+            t.c.id.in_(keys), t.c.household_id.in_(self.ctx.scope.household_ids())
+        )
+        return one_per_key(await self.rows(stmt), keys)
+
+
+class ConcernedPersonsLoader(SqlLoader[uuid.UUID, list[Row[Any]]]):
+    """The persons a household-owned record (demand, note) concerns, through its link
+    table (`parent` rows, `link` with `<key>` and `person_id`), within the row scope."""
+
+    parent: Table
+    link: Table
+    key: str
+
+    async def batch_load_fn(self, keys: list[uuid.UUID]) -> list[list[Row[Any]]]:
+        parent, link = self.parent, self.link
+        stmt = (
+            select(persons_t, link.c[self.key])
+            .join(link, link.c.person_id == persons_t.c.id)
+            .join(parent, parent.c.id == link.c[self.key])
+            .where(
+                link.c[self.key].in_(keys),
+                parent.c.household_id.in_(self.ctx.scope.household_ids()),
+            )
+            .order_by(persons_t.c.last_name, persons_t.c.first_name, persons_t.c.id)
+        )
+        return many_per_key(await self.rows(stmt), keys, self.key)
+
+
+@dataclass(frozen=True, slots=True)
+class PageKey:
+    """A page of a parent's children: `first` items after the keyset cursor `after` (the
+    sort values of the last item seen), narrowed by `filter` (a hashable value that the
+    loader turns into SQL conditions; None: no filter)."""
+
+    parent_id: uuid.UUID
+    first: int
+    after: tuple[Any, ...] | None
+    filter: Hashable = None
+
+
+@dataclass(frozen=True, slots=True)
+class CountKey:
+    """The size of a parent's (filtered) list of children."""
+
+    parent_id: uuid.UUID
+    filter: Hashable = None
+
+
+@dataclass(frozen=True, slots=True)
+class Page:
+    rows: list[Row[Any]]
+    has_next: bool
+
+
+class ChildList:
+    """What a page loader and its count loader share: the table and what a filter means.
+    `conditions` also excludes rows that are never listed (soft-deleted ones)."""
+
+    table: Table
+    ctx: Context
+
+    def conditions(self, filter: Any) -> list[Any]:
+        return []
+
+
+class ChildPageLoader(ChildList, SqlLoader[PageKey, Page]):
+    """Newest-first pages of a household's children (demands, audit events...) for many
+    households in one statement per distinct (first, after, filter): a window function
+    numbers each household's rows, keyset pagination on the sort keys (time, id)."""
+
+    time_column: str
+
+    def sort_keys(self) -> list[Any]:
+        """The ordering, every key descending; a cursor holds their values."""
+        return [self.table.c[self.time_column], self.table.c.id]
+
+    def extra_columns(self) -> list[Any]:
+        """Computed columns the rows carry (labelled), e.g. what a cursor needs."""
+        return []
+
+    def encode_cursor(self, row: Row[Any]) -> str:
+        return encode_cursor(getattr(row, self.time_column), row.id)
+
+    def decode_cursor(self, cursor: str | None) -> tuple[Any, ...] | None:
+        return decode_cursor(cursor)
+
+    async def batch_load_fn(self, keys: list[PageKey]) -> list[Page]:
+        by_args: dict[tuple[int, Any, Any], list[PageKey]] = defaultdict(list)
+        for key in keys:
+            by_args[(key.first, key.after, key.filter)].append(key)
+        pages: dict[PageKey, Page] = {}
+        for (first, after, filter), group in by_args.items():
+            t = self.table
+            sort = self.sort_keys()
+            conditions: list[Any] = [
+                t.c.household_id.in_([k.parent_id for k in group]),
+                t.c.household_id.in_(self.ctx.scope.household_ids()),
+                *self.conditions(filter),
+            ]
+            if after is not None:
+                bound = (literal(v, type_=k.type) for k, v in zip(sort, after, strict=True))
+                conditions.append(tuple_(*sort) < tuple_(*bound))
+            rank = (
+                func.row_number()
+                .over(partition_by=t.c.household_id, order_by=[k.desc() for k in sort])
+                .label("rank")
+            )
+            inner = select(t, *self.extra_columns(), rank).where(*conditions).subquery()
+            stmt = (
+                select(inner)
+                .where(inner.c.rank <= first + 1)
+                .order_by(inner.c.household_id, inner.c.rank)
+            )
+            grouped = many_per_key(
+                await self.rows(stmt), [k.parent_id for k in group], "household_id"
+            )
+            for key, rows in zip(group, grouped, strict=True):
+                pages[key] = Page(rows=rows[:first], has_next=len(rows) > first)
+        return [pages[key] for key in keys]
+
+
+class ChildCountLoader(ChildList, SqlLoader[CountKey, int]):
+    """Sizes of many households' lists in one statement per distinct filter."""
+
+    async def batch_load_fn(self, keys: list[CountKey]) -> list[int]:
+        by_filter: dict[Any, list[CountKey]] = defaultdict(list)
+        for key in keys:
+            by_filter[key.filter].append(key)
+        counts: dict[CountKey, int] = {}
+        for filter, group in by_filter.items():
+            t = self.table
+            stmt = (
+                select(t.c.household_id, func.count().label("n"))
+                .where(
+                    t.c.household_id.in_([k.parent_id for k in group]),
+                    t.c.household_id.in_(self.ctx.scope.household_ids()),
+                    *self.conditions(filter),
+                )
+                .group_by(t.c.household_id)
+            )
+            found = {row.household_id: row.n for row in await self.rows(stmt)}
+            for key in group:
+                counts[key] = found.get(key.parent_id, 0)
+        return [counts[key] for key in keys]
