@@ -29,31 +29,13 @@ import asyncpg
 import orjson
 
 from auth.tokens import mint_dev_token
-from bench.harness import (
-    BUSY_WARNING,
-    Cpu,
-    Figures,
-    RunningServer,
-    Sample,
-    Stream,
-    client,
-    cpu,
-    cpu_lines,
-    database,
-    disturbed,
-    figures,
-    machine,
-    machine_busy,
-    opt,
-    plain_url,
-    play,
-    send,
-    server,
-    statements_line,
-    workspace,
-)
+from bench.database import database, plain_url
+from bench.figures import Cpu, Figures, cpu, cpu_lines, disturbed, figures, opt, statements_line
+from bench.machine import BUSY_WARNING, machine, machine_busy
 from bench.scenarios import SCENARIOS, Scenario, prepare, viewer_of
 from bench.seed import seed, vacuum
+from bench.serve import RunningServer, server, workspace
+from bench.traffic import Sample, Stream, client, play, send
 from models.demo import SIAO_LOGIN
 
 LOGIN = SIAO_LOGIN["75"]  # siao.75@demo.siao: every household of 75, the 75 work queue

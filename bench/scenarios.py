@@ -30,7 +30,7 @@ import asyncpg
 import orjson
 
 from auth.policy import ROLE_RELATIONSHIP, Access, Category, Role, allowed
-from bench.harness import Request
+from bench.traffic import Request
 from schema.node import encode_id
 
 SCENARIOS = ("record", "queue", "search", "create-demand")

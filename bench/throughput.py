@@ -23,27 +23,11 @@ import orjson
 
 from auth.settings import Settings
 from auth.tokens import mint_dev_token
-from bench.harness import (
-    BUSY_WARNING,
-    Cpu,
-    Figures,
-    RunningServer,
-    Stream,
-    client,
-    count_leaves,
-    cpu,
-    cpu_lines,
-    database,
-    figures,
-    machine,
-    machine_busy,
-    opt,
-    parse_response,
-    play,
-    server,
-    statements_line,
-    workspace,
-)
+from bench.database import database
+from bench.figures import Cpu, Figures, count_leaves, cpu, cpu_lines, figures, opt, statements_line
+from bench.machine import BUSY_WARNING, machine, machine_busy
+from bench.serve import RunningServer, server, workspace
+from bench.traffic import Stream, client, parse_response, play
 from models.demo import FIRST_75_REFERENCE, SIAO_LOGIN
 
 LOGIN = SIAO_LOGIN["75"]  # siao.75@demo.siao: sees the 150 Paris households
