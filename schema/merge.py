@@ -9,8 +9,10 @@ import strawberry
 
 from auth.policy import Category
 from resolvers import merge as write
+from resolvers import unmerge
 from resolvers.household_write import Problem
 from resolvers.loaders import now_or_later, then
+from resolvers.merge_checks import MergeErrorCode as _MergeErrorCode
 from schema.enums import described_enum, to_schema
 from schema.errors import UserError
 from schema.node import decode_uuid, encode_id
@@ -18,19 +20,19 @@ from schema.permissions import writes
 from schema.person import Person, person_from_row
 
 if TYPE_CHECKING:
-    MergeErrorCode = write.MergeErrorCode
+    MergeErrorCode = _MergeErrorCode
 else:
     MergeErrorCode = described_enum(
-        write.MergeErrorCode,
+        _MergeErrorCode,
         "Why a merge (or its undoing) was refused.",
         {
-            write.MergeErrorCode.NOT_FOUND: "No such person or merge, or not visible to you.",
-            write.MergeErrorCode.SAME_PERSON: "The two ids are the same person.",
-            write.MergeErrorCode.ALREADY_MERGED: "A record was already merged into another.",
-            write.MergeErrorCode.OVERLAPPING_MEMBERSHIPS: "The records were in different "
+            _MergeErrorCode.NOT_FOUND: "No such person or merge, or not visible to you.",
+            _MergeErrorCode.SAME_PERSON: "The two ids are the same person.",
+            _MergeErrorCode.ALREADY_MERGED: "A record was already merged into another.",
+            _MergeErrorCode.OVERLAPPING_MEMBERSHIPS: "The records were in different "
             "households at the same time: move one first, then merge.",
-            write.MergeErrorCode.ALREADY_UNDONE: "The merge was already undone.",
-            write.MergeErrorCode.WRITTEN_SINCE: "The kept record, or a situation section the "
+            _MergeErrorCode.ALREADY_UNDONE: "The merge was already undone.",
+            _MergeErrorCode.WRITTEN_SINCE: "The kept record, or a situation section the "
             "merge moved to it, changed after the merge: undoing it would lose that change.",
         },
     )
@@ -130,7 +132,7 @@ class MergeMutations:
         info: strawberry.Info,
         input: Annotated[UnmergePersonsInput, strawberry.argument(description="The merge.")],
     ) -> MergePayload:
-        restored, problems = await write.unmerge_persons(
+        restored, problems = await unmerge.unmerge_persons(
             info.context, decode_uuid(input.merge_id, "PersonMerge")
         )
         return MergePayload(user_errors=merge_errors(problems), merge_id=None, person_id=restored)
