@@ -13,7 +13,7 @@ from models import DemandKind as _DemandKind
 from models import PlaceType as _PlaceType
 from models import Relationship as _Relationship
 from models import Sex as _Sex
-from resolvers import demand_write, household_write, person_write
+from resolvers import demand_write, household_write, member_write, person_write
 from resolvers.demand import demand as load_demand
 from resolvers.household import household as load_household
 from resolvers.loaders import then
@@ -295,7 +295,7 @@ class HouseholdMutations:
         info: strawberry.Info,
         input: Annotated[AddHouseholdMemberInput, strawberry.argument(description="What to add.")],
     ) -> AddHouseholdMemberPayload:
-        outcome = await household_write.add_household_member(
+        outcome = await member_write.add_household_member(
             info.context,
             decode_uuid(input.household_id, "Household"),
             input.expected_version,
@@ -318,7 +318,7 @@ class HouseholdMutations:
         info: strawberry.Info,
         input: Annotated[MoveHouseholdMemberInput, strawberry.argument(description="The move.")],
     ) -> MoveHouseholdMemberPayload:
-        outcome = await household_write.move_household_member(
+        outcome = await member_write.move_household_member(
             info.context,
             decode_uuid(input.person_id, "Person"),
             decode_uuid(input.to_household_id, "Household") if input.to_household_id else None,
