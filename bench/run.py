@@ -91,7 +91,7 @@ async def measure(
             scenario = await prepare(conn, name, viewer, args.seed)
             demands_before = await _demands(conn)
             await _first_answers(running, token, scenario)
-            streams = [Stream(name, args.concurrency, scenario.next_request)]
+            streams = [Stream(name, args.concurrency, scenario.next_request, args.think)]
             streams += [
                 Stream(f"{b.name} (background)", loops, b.next_request) for b, loops in background
             ]
@@ -189,6 +189,7 @@ def run(args: argparse.Namespace) -> RunReport:
                 **machine(),
                 workers=args.workers,
                 concurrency=args.concurrency,
+                think=args.think,
                 seconds=args.seconds,
                 warmup=args.warmup,
                 floor_seconds=args.floor_seconds,
@@ -228,6 +229,14 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     )
     parser.add_argument("--workers", type=int, default=1, help="uvicorn workers (default 1)")
     parser.add_argument("--concurrency", type=int, default=4, help="request loops (default 4)")
+    parser.add_argument(
+        "--think",
+        type=float,
+        default=0.0,
+        metavar="SECONDS",
+        help="mean pause of each measured loop after an answer (an operator reading it; "
+        "exponentially distributed); default 0: back to back. Background loops never pause",
+    )
     parser.add_argument("--seconds", type=float, default=10.0, help="measured seconds (10)")
     parser.add_argument("--warmup", type=float, default=2.0, help="uncounted seconds first (2)")
     parser.add_argument(
@@ -256,8 +265,10 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     args = parser.parse_args(argv)
     if args.workers < 1 or args.concurrency < 1 or args.persons < 0:
         parser.error("--workers and --concurrency must be at least 1, --persons not negative")
-    if args.seconds <= 0 or args.warmup < 0 or args.floor_seconds < 0:
-        parser.error("--seconds must be positive, --warmup and --floor-seconds not negative")
+    if args.seconds <= 0 or args.warmup < 0 or args.floor_seconds < 0 or args.think < 0:
+        parser.error(
+            "--seconds must be positive, --warmup, --floor-seconds and --think not negative"
+        )
     args.scenarios = list(SCENARIOS) if args.scenario == "all" else [args.scenario]
     return args
 

@@ -44,6 +44,7 @@ class ScenarioReport:
 class RunReport:
     workers: int
     concurrency: int
+    think: float  # mean pause of a measured loop after an answer, seconds (0: back to back)
     seconds: float
     warmup: float
     floor_seconds: float
@@ -108,7 +109,8 @@ def print_header(report: RunReport) -> None:
     lines = [
         "",
         f"workers={report.workers} concurrency={report.concurrency} "
-        f"seconds={report.seconds:g} (warm-up {report.warmup:g}, floor "
+        + (f"think={report.think:g}s " if report.think else "")
+        + f"seconds={report.seconds:g} (warm-up {report.warmup:g}, floor "
         f"{report.floor_seconds:g}) as {report.login}",
         f"database={report.database} PostgreSQL {report.postgres}, {report.persons:,} persons, "
         f"pg_stat_statements {'on' if report.stat_statements else 'off'}{floor}",

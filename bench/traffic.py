@@ -6,6 +6,7 @@ the window. Used by bench.throughput and bench.run.
 from __future__ import annotations
 
 import asyncio
+import random
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
@@ -113,11 +114,22 @@ def client(base: str, token: str, concurrency: int) -> httpx.AsyncClient:
 @dataclass(frozen=True, slots=True)
 class Stream:
     """One kind of traffic: C loops, each sending `next_request()` as soon as its previous
-    answer comes back, over keep-alive connections of its own."""
+    answer comes back (or, with `think` seconds, after a pause drawn around that mean: an
+    operator reading the answer), over keep-alive connections of its own."""
 
     name: str
     concurrency: int
     next_request: Callable[[], Request]
+    think: float = 0.0
+
+    def pauses(self, loop: int) -> Callable[[], float]:
+        """The pauses of loop number `loop` after each answer: none without `think`, else
+        exponentially distributed around it (arrivals that do not fall in step), the same
+        draws for the same loop from one run to the next."""
+        if self.think <= 0:
+            return lambda: 0.0
+        draw = random.Random(f"think:{self.name}:{loop}")
+        return lambda: draw.expovariate(1 / self.think)
 
 
 @dataclass(frozen=True, slots=True)
@@ -156,9 +168,12 @@ async def play(
         # connections open one after the other during the warm-up, not as one burst
         # that a single uvicorn worker would accept whole
         await asyncio.sleep(index * stagger)
+        pause = stream.pauses(index)
         samples: list[Sample] = []
         while time.perf_counter() < measure_to:
             samples.append(await send(http, stream.next_request()))
+            if wait := min(pause(), measure_to - time.perf_counter()):
+                await asyncio.sleep(max(0.0, wait))
         return samples
 
     async def snapshots() -> tuple[CpuSnapshot, CpuSnapshot, float, Any, Any]:

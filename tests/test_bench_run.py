@@ -17,6 +17,7 @@ import asyncpg
 
 from bench import scenarios
 from bench.seed import seed
+from bench.traffic import Stream
 from models.demo import ADMIN_LOGIN, load_demo
 from tests.test_bench_seed import NewDatabase
 from tests.test_bench_seed import new_database as new_database  # the fixture
@@ -154,6 +155,31 @@ async def test_the_demo_joins_a_database_the_seed_filled_first(
     assert persons > 40
     assert admin == 1
     assert names == "Paris"
+
+
+def test_loops_with_a_think_time_pause_around_it_each_their_own_way() -> None:
+    back_to_back = Stream("search", 16, lambda: (b"", None, ""))
+    assert {back_to_back.pauses(0)() for _ in range(3)} == {0.0}
+    operators = Stream("search", 16, lambda: (b"", None, ""), think=2.0)
+    first, second = operators.pauses(0), operators.pauses(1)
+    draws = [first() for _ in range(4000)]
+    assert 1.9 < sum(draws) / len(draws) < 2.1  # exponential around the mean asked
+    assert min(draws) < 0.1 < 6.0 < max(draws)
+    assert [second() for _ in range(3)] != draws[:3]  # operators do not pause in step
+    again = operators.pauses(0)
+    assert [again() for _ in range(3)] == draws[:3]  # the same from one run to the next
+
+
+async def test_a_run_with_a_think_time_says_so(database_url: str, tmp_path: Path) -> None:
+    env = dict(os.environ, DATABASE_URL=database_url)
+    code, output, report = await bench_run(
+        tmp_path, env, "--scenario", "search", "--think", "0.05", *SHORT
+    )
+    assert code == 0, output
+    assert report["think"] == 0.05
+    assert "think=0.05s" in output
+    (scenario,) = report["scenarios"]
+    assert scenario["figures"]["requests"] > 0
 
 
 async def test_a_scenario_that_fails_fails_the_run(database_url: str, tmp_path: Path) -> None:
