@@ -1,7 +1,7 @@
 """Demo data of the household record: evaluations and notes (and their audit events).
 
-Drawn from a generator of its own (like the contact details of `models.demo`), so that
-adding it changed no name, date or composition drawn before. Every household of 75 and
+Drawn from a generator of its own (like the contact details of `models.demo_households`),
+so that adding it changed no name, date or composition drawn before. Every household of 75 and
 93 that is still active has a fair chance of flash evaluations by its SIAO; the
 households a social worker accompanies have deep evaluations by them. 7500000001 (the
 beneficiary's) has both. Notes: the accompanied households and some others have notes by
@@ -19,7 +19,8 @@ from models.demo import END, FIRST_75_REFERENCE, SEED, SIAO_LOGIN, _created, dem
 from models.evaluation import DeepSection, EvaluationKind, FlashCriterion
 
 if TYPE_CHECKING:
-    from models.demo import DemoBuilder, HouseholdDraft
+    from models.demo_builder import DemoBuilder
+    from models.demo_households import HouseholdDraft
 
 Row = dict[str, Any]
 

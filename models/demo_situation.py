@@ -28,7 +28,8 @@ from models.situation import (
 )
 
 if TYPE_CHECKING:
-    from models.demo import DemoBuilder, HouseholdDraft
+    from models.demo_builder import DemoBuilder
+    from models.demo_households import HouseholdDraft
 
 Row = dict[str, Any]
 BLANK = "7500000002"
