@@ -21,7 +21,7 @@ from resolvers.household_write import Problem
 from resolvers.loaders import then
 from resolvers.note_write import NoteErrorCode as _NoteErrorCode
 from resolvers.person_write import PersonErrorCode as _PersonErrorCode
-from resolvers.situation_write import SituationErrorCode as _SituationErrorCode
+from resolvers.situation_patch import SituationErrorCode as _SituationErrorCode
 from schema.enums import DemandStatus, described_enum, to_schema
 from schema.organisation import User, user_from_row
 

@@ -11,8 +11,8 @@ import strawberry
 
 from auth.policy import SituationSection as _Section
 from models.situation import FIELDS, TEXT_MAX, Kind
-from resolvers import situation_write as write
 from resolvers.arguments import enum_arg
+from resolvers.situation_patch import SNE_EXAMPLE
 from schema.situation_enums import (
     ActivityStatus,
     ChargeKind,
@@ -51,7 +51,7 @@ class HousingStepsPatch:
     social_housing_number: str | None = strawberry.field(
         default=_UNSET,
         description="The national register's number (18 characters; spaces, dots and "
-        f"dashes are ignored), e.g. `{write.SNE_EXAMPLE}`.",
+        f"dashes are ignored), e.g. `{SNE_EXAMPLE}`.",
     )
     social_housing_applied_on: date | None = strawberry.field(
         default=_UNSET, description="Not in the future."
