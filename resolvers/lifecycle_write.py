@@ -3,11 +3,8 @@ close, cancel, and the emergency night's place or unmet.
 
 Every action locks the demand (`FOR UPDATE`, through the row scope: an invisible demand is
 NOT_FOUND), asks `models.lifecycle.transition` (an impossible move answers
-INVALID_TRANSITION naming the current status), applies its effect on places, orientations
-and stays, and audits, in one transaction. Places are changed by single guarded UPDATEs
-(`vacancies > 0`), and the CHECK constraints of `places` stop any count from going
-negative: of twenty operators racing for the last place, one wins and nineteen get
-NO_VACANCY, with nothing half-written.
+INVALID_TRANSITION naming the current status), applies its effect on places (through
+`resolvers.structure_write`), orientations and stays, and audits, in one transaction.
 """
 
 from __future__ import annotations
@@ -16,7 +13,6 @@ import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
 from sqlalchemy import func, select, update
 from sqlalchemy.dialects.postgresql import Range
@@ -27,8 +23,6 @@ from models import (
     Demand,
     DemandStatus,
     ExitReason,
-    Household,
-    Organisation,
     Orientation,
     OrientationStatus,
     Place,
@@ -42,6 +36,7 @@ from resolvers.demand_write import DemandErrorCode
 from resolvers.errors import CodedError, ErrorCode
 from resolvers.events import notify_demand, notify_orientation
 from resolvers.household_write import Problem, Refused, bump_activity, clock
+from resolvers.structure_write import give_back, place_of_territory, take_vacancy
 
 
 @dataclass
@@ -127,57 +122,6 @@ async def act(
     return acted
 
 
-async def _take_vacancy(session: AsyncSession, place_id: uuid.UUID, *, occupy: bool) -> None:
-    """One vacancy less (and one place occupied if `occupy`), or NO_VACANCY."""
-    values: dict[str, Any] = {
-        "vacancies": Place.vacancies - 1,
-        "version": Place.version + 1,
-        "updated_at": func.now(),
-    }
-    if occupy:
-        values["occupied"] = Place.occupied + 1
-    taken = await session.scalar(
-        update(Place)
-        .where(Place.id == place_id, Place.vacancies > 0)
-        .values(**values)
-        .returning(Place.id)
-    )
-    if taken is None:
-        raise Refused(
-            Problem(DemandErrorCode.NO_VACANCY, "No vacancy left in these places.", ["placeId"])
-        )
-
-
-async def _give_back(session: AsyncSession, place_id: uuid.UUID, *, vacate: bool) -> None:
-    values: dict[str, Any] = {
-        "vacancies": Place.vacancies + 1,
-        "version": Place.version + 1,
-        "updated_at": func.now(),
-    }
-    if vacate:
-        values["occupied"] = Place.occupied - 1
-    await session.execute(update(Place).where(Place.id == place_id).values(**values))
-
-
-async def _place_of_territory(session: AsyncSession, demand: Demand, place_id: uuid.UUID) -> Place:
-    """The place, if it belongs to a structure of the demand's territory."""
-    place = await session.scalar(
-        select(Place)
-        .join(Organisation, Organisation.id == Place.organisation_id)
-        .join(Household, Household.territory_code == Organisation.territory_code)
-        .where(Place.id == place_id, Household.id == demand.household_id)
-    )
-    if place is None:
-        raise Refused(
-            Problem(
-                DemandErrorCode.WRONG_PLACE,
-                "No such place in a structure of the household's territory.",
-                ["placeId"],
-            )
-        )
-    return place
-
-
 async def _open_orientation(
     session: AsyncSession, demand: Demand, status: OrientationStatus
 ) -> Orientation | None:
@@ -191,8 +135,8 @@ async def _open_orientation(
 
 def propose(ctx: Context, place_id: uuid.UUID, comment: str | None) -> Effect:
     async def effect(session: AsyncSession, demand: Demand, at: datetime) -> Acted:
-        place = await _place_of_territory(session, demand, place_id)
-        await _take_vacancy(session, place.id, occupy=False)
+        place = await place_of_territory(session, demand, place_id)
+        await take_vacancy(session, place.id, occupy=False)
         orientation = Orientation(
             id=uuid.uuid4(),
             demand_id=demand.id,
@@ -254,7 +198,7 @@ def decide(ctx: Context, accept: bool, reason: RefusalReason | None, comment: st
         orientation.decided_by = ctx.authenticated.user_id
         orientation.version += 1
         if not accept:
-            await _give_back(session, orientation.place_id, vacate=False)
+            await give_back(session, orientation.place_id, vacate=False)
         audit.record(
             session,
             ctx,
@@ -320,8 +264,8 @@ async def _open_stay(
 
 def place_for_night(ctx: Context, place_id: uuid.UUID) -> Effect:
     async def effect(session: AsyncSession, demand: Demand, at: datetime) -> Acted:
-        place = await _place_of_territory(session, demand, place_id)
-        await _take_vacancy(session, place.id, occupy=True)
+        place = await place_of_territory(session, demand, place_id)
+        await take_vacancy(session, place.id, occupy=True)
         return await _open_stay(session, ctx, demand, place.id, None, at)
 
     return effect
@@ -340,7 +284,7 @@ def record_exit(ctx: Context, reason: ExitReason) -> Effect:
             )
         stay.validity = Range(stay.validity.lower, at, bounds="[)")
         stay.exit_reason = reason
-        await _give_back(session, stay.place_id, vacate=True)
+        await give_back(session, stay.place_id, vacate=True)
         audit.record(
             session,
             ctx,
@@ -367,7 +311,7 @@ def release_pending(ctx: Context) -> Effect:
             orientation.status = OrientationStatus.CANCELLED
             orientation.decided_at = at
             orientation.version += 1
-            await _give_back(session, orientation.place_id, vacate=False)
+            await give_back(session, orientation.place_id, vacate=False)
             audit.record(
                 session,
                 ctx,
@@ -381,63 +325,3 @@ def release_pending(ctx: Context) -> Effect:
         return Acted()
 
     return effect
-
-
-async def declare_vacancies(
-    ctx: Context, place_id: uuid.UUID, vacancies: int, expected_version: int
-) -> tuple[uuid.UUID | None, list[Problem]]:
-    """A structure manager declares how many of their places of one type are free."""
-    viewer = ctx.authenticated
-    if not viewer.may_declare_vacancies:
-        raise CodedError(ErrorCode.FORBIDDEN, "Only a structure's manager declares vacancies.")
-    try:
-        async with ctx.transaction() as session:
-            place = await session.scalar(
-                select(Place)
-                .where(Place.id == place_id, Place.organisation_id == viewer.organisation_id)
-                .with_for_update()
-            )
-            if place is None:
-                raise Refused(
-                    Problem(
-                        DemandErrorCode.NOT_FOUND, "No such place in your structure.", ["placeId"]
-                    )
-                )
-            if place.version != expected_version:
-                raise Refused(
-                    Problem(
-                        DemandErrorCode.STALE_VERSION,
-                        f"The places changed since you read them (version "
-                        f"{expected_version}, now {place.version}).",
-                        ["expectedVersion"],
-                        current_version=place.version,
-                    )
-                )
-            if vacancies < 0 or vacancies + place.occupied > place.capacity:
-                raise Refused(
-                    Problem(
-                        DemandErrorCode.INVALID_INPUT,
-                        f"Vacancies go from 0 to {place.capacity - place.occupied} "
-                        f"(capacity {place.capacity}, occupied {place.occupied}).",
-                        ["vacancies"],
-                    )
-                )
-            at = await clock(session)
-            audit.record(
-                session,
-                ctx,
-                at=at,
-                action="DECLARE_VACANCIES",
-                entity_type="Place",
-                entity_id=place.id,
-                household_id=None,
-                changes=audit.field_changes(
-                    {"vacancies": place.vacancies}, {"vacancies": vacancies}
-                ),
-            )
-            place.vacancies = vacancies
-            place.version += 1
-            place.updated_at = at
-    except Refused as refused:
-        return None, refused.problems
-    return place_id, []

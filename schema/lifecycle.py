@@ -11,6 +11,7 @@ from auth.policy import DemandAction
 from models import ExitReason as _ExitReason
 from models import RefusalReason as _RefusalReason
 from resolvers import lifecycle_write as write
+from resolvers import structure_write
 from resolvers.context import Context
 from resolvers.errors import bad_input
 from resolvers.lifecycle_write import Acted
@@ -293,7 +294,7 @@ class LifecycleMutations:
         info: strawberry.Info,
         input: Annotated[DeclareVacanciesInput, strawberry.argument(description="The count.")],
     ) -> DeclareVacanciesPayload:
-        place_id, problems = await write.declare_vacancies(
+        place_id, problems = await structure_write.declare_vacancies(
             info.context,
             decode_uuid(input.place_id, "Place"),
             input.vacancies,
