@@ -11,6 +11,7 @@ file is moved into place just before the commit and deleted again if the commit 
 from __future__ import annotations
 
 import hashlib
+import logging
 import unicodedata
 import uuid
 from dataclasses import dataclass, field
@@ -19,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import filetype
-from sqlalchemy import Row, Table, select
+from sqlalchemy import Row, Table, delete, select
 
 from auth.policy import SITUATION_CATEGORY, Access, SituationSection
 from models import Attachment
@@ -33,6 +34,7 @@ from resolvers.household_write import (
     Refused,
     bump_activity,
     clock,
+    lock_household,
 )
 from resolvers.loader_base import SqlLoader, many_per_key, one_per_key
 from resolvers.loaders import now_or_later
@@ -52,6 +54,9 @@ class AttachmentErrorCode(StrEnum):
     FORBIDDEN_TYPE = "FORBIDDEN_TYPE"
     TYPE_MISMATCH = "TYPE_MISMATCH"
     INVALID_FILE_NAME = "INVALID_FILE_NAME"
+
+
+log = logging.getLogger(__name__)
 
 
 def storage(ctx: Context) -> Storage:
@@ -263,3 +268,79 @@ async def add_attachment(
         return Added(attachment_id=row.id)
     finally:
         temporary.unlink(missing_ok=True)
+
+
+# --- removal ---------------------------------------------------------------------------
+
+
+async def delete_attachment(ctx: Context, attachment_id: uuid.UUID) -> list[Problem]:
+    """Removes an attachment (a wrong document, someone else's papers): the row goes with
+    its audit event (what it was, for the change log) in one transaction, the bytes once
+    that is committed. An attachment the viewer may not read (row scope, section category)
+    is NOT_FOUND, as if it did not exist; one they may read but not write is FORBIDDEN.
+    Allowed whatever the household's state or the member's presence: a document kept by
+    mistake must be removable from a closed household or a former member's section too."""
+    try:
+        async with ctx.transaction() as session:
+            t = attachments_t
+            row = (
+                await session.execute(
+                    select(t).where(
+                        t.c.id == attachment_id,
+                        t.c.household_id.in_(ctx.scope.household_ids()),
+                        t.c.section.in_(readable_sections(ctx)),
+                    )
+                )
+            ).first()
+            if row is None:
+                raise Refused(
+                    Problem(
+                        AttachmentErrorCode.NOT_FOUND,
+                        "No such attachment, or it is not visible to you.",
+                        ["attachmentId"],
+                    )
+                )
+            section = SituationSection(row.section)
+            check_may_write(ctx, section)
+            # the household first, as every write of the record does (no lock-order cycle)
+            await lock_household(session, ctx, row.household_id, ["attachmentId"])
+            gone = await session.execute(
+                delete(t).where(t.c.id == attachment_id).returning(t.c.storage_key)
+            )
+            if gone.first() is None:  # removed meanwhile by someone else
+                raise Refused(
+                    Problem(
+                        AttachmentErrorCode.NOT_FOUND,
+                        "The attachment was removed meanwhile.",
+                        ["attachmentId"],
+                    )
+                )
+            at = await clock(session)
+            audit.record(
+                session,
+                ctx,
+                at=at,
+                action="DELETE",
+                entity_type=ATTACHMENT_ENTITY_TYPE[section],
+                entity_id=row.id,
+                household_id=row.household_id,
+                changes=audit.field_changes(
+                    {
+                        "fileName": row.file_name,
+                        "section": section,
+                        "contentType": row.content_type,
+                        "size": row.size,
+                        "sha256": row.sha256,
+                        "person": row.person_id,
+                    },
+                    {},
+                ),
+            )
+            await bump_activity(session, row.household_id, at)
+    except Refused as refused:
+        return refused.problems
+    try:
+        storage(ctx).delete(row.storage_key)
+    except OSError:  # the row is gone: the file can no longer be reached, only found
+        log.exception("attachment %s: its file %s stays in storage", row.id, row.storage_key)
+    return []

@@ -35,10 +35,10 @@ if TYPE_CHECKING:
 else:
     AttachmentErrorCode = described_enum(
         _AttachmentErrorCode,
-        "Why `addAttachment` was refused (nothing was stored).",
+        "Why `addAttachment` or `deleteAttachment` was refused (nothing was changed).",
         {
-            _AttachmentErrorCode.NOT_FOUND: "The household does not exist, or is not visible "
-            "to you.",
+            _AttachmentErrorCode.NOT_FOUND: "The household (or the attachment) does not exist, "
+            "or is not visible to you.",
             _AttachmentErrorCode.HOUSEHOLD_CLOSED: "The household is closed.",
             _AttachmentErrorCode.NOT_A_MEMBER: "The person is not a current member.",
             _AttachmentErrorCode.PERSON_REQUIRED: "This section is per person: give `personId`.",
@@ -171,7 +171,7 @@ class AddAttachmentInput:
     )
 
 
-@strawberry.type(description="Why `addAttachment` was refused.")
+@strawberry.type(description="Why `addAttachment` or `deleteAttachment` was refused.")
 class AttachmentUserError(UserError):
     code: AttachmentErrorCode = strawberry.field(description="Machine-readable reason.")
 
@@ -197,6 +197,21 @@ class AddAttachmentPayload:
         if self.attachment_id is None:
             return None
         return then(resolve.attachment(info.context, self.attachment_id), attachment_from_row)  # type: ignore[no-any-return]
+
+
+@strawberry.input(description="The attachment to remove.")
+class DeleteAttachmentInput:
+    attachment_id: strawberry.ID = strawberry.field(description="The attachment.")
+
+
+@strawberry.type(description="Result of `deleteAttachment`.")
+class DeleteAttachmentPayload:
+    user_errors: list[AttachmentUserError] = strawberry.field(
+        description="Why nothing was removed; empty on success."
+    )
+    deleted_attachment_id: strawberry.ID | None = strawberry.field(
+        description="The id of the attachment removed; null if refused."
+    )
 
 
 _WRITTEN: tuple[Category, ...] = tuple(dict.fromkeys(SITUATION_CATEGORY.values()))
@@ -236,4 +251,24 @@ class AttachmentMutations:
                 await close()
         return AddAttachmentPayload(
             user_errors=attachment_errors(added.problems), attachment_id=added.attachment_id
+        )
+
+    @writes_one_of(
+        _WRITTEN,
+        "Remove an attachment (a wrong document, someone else's papers): the file is "
+        "deleted, the change log keeps what it was (name, type, size, checksum, who, when). "
+        "Who may write its section's category may remove it; an attachment you may not read "
+        "is NOT_FOUND.",
+    )
+    async def delete_attachment(
+        self,
+        info: strawberry.Info,
+        input: Annotated[DeleteAttachmentInput, strawberry.argument(description="The attachment.")],
+    ) -> DeleteAttachmentPayload:
+        problems = await resolve.delete_attachment(
+            info.context, decode_uuid(input.attachment_id, "Attachment")
+        )
+        return DeleteAttachmentPayload(
+            user_errors=attachment_errors(problems),
+            deleted_attachment_id=None if problems else input.attachment_id,
         )

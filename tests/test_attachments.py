@@ -26,7 +26,7 @@ from starlette.applications import Starlette
 from auth.settings import Settings
 from models.storage import LocalStorage
 from server import create_app
-from tests.conftest import Answer, Run, http_client
+from tests.conftest import Answer, Run, http_client, one_row
 from tests.test_evaluations import household_gid
 from tests.test_mutations import snapshot
 from tests.test_notes import MovableClock
@@ -309,3 +309,118 @@ async def test_attachments_of_a_category_are_invisible_to_who_may_not_read_it(
         refused = await client.get(health["attachment"]["download"]["url"])
     assert refused.status_code == 403
     assert budget["attachment"]["category"] == "BUDGET"
+
+
+DELETE = """
+mutation ($input: DeleteAttachmentInput!) {
+  deleteAttachment(input: $input) { userErrors { code field } deletedAttachmentId }
+}"""
+BETA = "sw.beta@demo.siao"  # social worker of an association accompanying none of them
+
+
+async def attachment_rows(sql: asyncpg.Connection) -> list[tuple[str, str]]:
+    rows = await sql.fetch("SELECT file_name, storage_key FROM attachments ORDER BY file_name")
+    return [(r["file_name"], r["storage_key"]) for r in rows]
+
+
+async def test_a_wrong_document_is_removed_with_its_file_and_the_log_says_what_it_was(
+    upload: Callable[..., Any],
+    as_user: Viewer,
+    app: Starlette,
+    token: Callable[[str], str],
+    sql: asyncpg.Connection,
+    store: LocalStorage,
+) -> None:
+    household = await household_gid(sql, HOUSEHOLD)
+    kept = await added(
+        await upload(
+            ALPHA, PNG, "avis CAF.png", "image/png", householdId=household, section="BUDGET"
+        )
+    )
+    wrong = await added(
+        await upload(
+            ALPHA,
+            PDF,
+            "papiers d'un autre.pdf",
+            "application/pdf",
+            householdId=household,
+            section="ADMINISTRATIVE",
+            personId=await reference_person(sql),
+        )
+    )
+    wrong_id = wrong["attachment"]["id"]
+    link = wrong["attachment"]["download"]["url"]
+    assert len(store.keys()) == 2
+    activity = await sql.fetchval(
+        "SELECT last_activity_at FROM households WHERE reference = $1", HOUSEHOLD
+    )
+
+    answer = await as_user(ALPHA)(DELETE, input={"attachmentId": wrong_id})
+    assert answer.errors == [], answer.errors
+    assert answer.data == {"deleteAttachment": {"userErrors": [], "deletedAttachmentId": wrong_id}}
+
+    listed = await as_user(ALPHA)(LIST, ref=HOUSEHOLD)
+    assert listed.data is not None
+    names = [a["fileName"] for a in listed.data["household"]["situation"]["attachments"]]
+    assert names == ["avis CAF.png"]
+    assert store.keys() == [r[1] for r in await attachment_rows(sql)]  # its bytes are gone
+    assert len(store.keys()) == 1
+    async with http_client(app, {"Authorization": f"Bearer {token(ALPHA)}"}) as client:
+        assert (await client.get(link)).status_code == 404
+    log = await one_row(
+        sql,
+        "SELECT action, changes::text AS changes FROM audit_events "
+        "WHERE entity_type = 'AdministrativeAttachment' ORDER BY at DESC LIMIT 1",
+    )
+    assert log["action"] == "DELETE"
+    assert '"fileName": {"after": null, "before": "papiers d\'un autre.pdf"}' in log["changes"]
+    assert await sql.fetchval(
+        "SELECT last_activity_at > $2 FROM households WHERE reference = $1", HOUSEHOLD, activity
+    )
+    again = await as_user(ALPHA)(DELETE, input={"attachmentId": wrong_id})
+    assert again.data == {
+        "deleteAttachment": {
+            "userErrors": [{"code": "NOT_FOUND", "field": ["attachmentId"]}],
+            "deletedAttachmentId": None,
+        }
+    }
+    assert kept["userErrors"] == []
+
+
+async def test_removing_needs_the_right_to_write_its_section_and_to_see_it(
+    upload: Callable[..., Any],
+    as_user: Viewer,
+    sql: asyncpg.Connection,
+    store: LocalStorage,
+) -> None:
+    household = await household_gid(sql, HOUSEHOLD)
+    budget = await added(
+        await upload(
+            ALPHA, PNG, "avis CAF.png", "image/png", householdId=household, section="BUDGET"
+        )
+    )
+    health = await added(
+        await upload(
+            ALPHA,
+            PDF,
+            "certificat médical.pdf",
+            "application/pdf",
+            householdId=household,
+            section="MEDICO_SOCIAL",
+            personId=await reference_person(sql),
+        )
+    )
+    before = (await snapshot(sql), await attachment_rows(sql), store.keys())
+
+    # the SIAO reads BUDGET but writes no section of the situation
+    siao = await as_user(OPERATOR)(DELETE, input={"attachmentId": budget["attachment"]["id"]})
+    assert siao.codes == ["FORBIDDEN"]
+    # a social worker who does not accompany the household does not learn it exists
+    for attachment in (budget, health):
+        beta = await as_user(BETA)(DELETE, input={"attachmentId": attachment["attachment"]["id"]})
+        assert beta.errors == [], beta.errors
+        assert beta.data is not None
+        assert beta.data["deleteAttachment"]["userErrors"] == [
+            {"code": "NOT_FOUND", "field": ["attachmentId"]}
+        ]
+    assert (await snapshot(sql), await attachment_rows(sql), store.keys()) == before
