@@ -266,7 +266,10 @@ async def download_attachment(request: Request) -> Response:
             return _http_error(404, "NOT_FOUND", "No such attachment.")
         ctx.note_access(row.household_id, SITUATION_CATEGORY[SituationSection(row.section)])
         await ctx.flush_access_log()
-        chunks = LocalStorage(settings.attachments_dir).open_chunks(row.storage_key)
+        try:
+            chunks = LocalStorage(settings.attachments_dir).open_chunks(row.storage_key)
+        except FileNotFoundError:  # deleted since the row was read
+            return _http_error(404, "NOT_FOUND", "No such attachment.")
         quoted = urllib.parse.quote(row.file_name)
         return StreamingResponse(
             chunks,
@@ -408,6 +411,18 @@ def app_factory() -> Starlette:
     return create_app(settings, str(settings.database_url))
 
 
+async def _sweep_attachments(settings: Settings, url: str) -> int:
+    """Before serving: the files a failed deletion or a crash left (resolvers.attachment)."""
+    from models.storage import LocalStorage
+    from resolvers.attachment import sweep
+
+    engine = create_engine(url, pool_size=1, max_overflow=0)
+    try:
+        return await sweep(engine, LocalStorage(settings.attachments_dir))
+    finally:
+        await engine.dispose()
+
+
 def _serve(args: argparse.Namespace, settings: Settings) -> int:
     import uvicorn
 
@@ -419,6 +434,9 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
 
         summary = asyncio.run(load_demo(url))
         print(f"Demo data: {summary}")
+    swept = asyncio.run(_sweep_attachments(settings, url))
+    if swept:
+        print(f"Removed {swept} stored file(s) of attachments that no longer exist.")
     os.environ["DATABASE_URL"] = url
     base = f"http://{args.host}:{args.port}"
     print(f"Ready in {time.perf_counter() - started:.1f}s (database and migrations).")

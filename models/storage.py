@@ -53,9 +53,20 @@ class LocalStorage:
         os.replace(source, target)
 
     def open_chunks(self, key: str) -> Iterator[bytes]:
-        with self._path(key).open("rb") as fh:
-            while chunk := fh.read(CHUNK):
-                yield chunk
+        """The file's bytes in chunks, the file opened now: a file deleted meanwhile raises
+        FileNotFoundError here, before a response has started, not in the middle of it."""
+        fh = self._path(key).open("rb")
+
+        def chunks() -> Iterator[bytes]:
+            with fh:
+                while chunk := fh.read(CHUNK):
+                    yield chunk
+
+        return chunks()
+
+    def modified(self, key: str) -> float:
+        """When the file was last written (seconds since the epoch)."""
+        return self._path(key).stat().st_mtime
 
     def delete(self, key: str) -> None:
         self._path(key).unlink(missing_ok=True)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import time
 import unicodedata
 import uuid
 from dataclasses import dataclass, field
@@ -21,9 +22,10 @@ from typing import Any
 
 import filetype
 from sqlalchemy import Row, Table, delete, select
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from auth.policy import SITUATION_CATEGORY, Access, SituationSection
-from models import Attachment
+from models import Attachment, Household
 from models.attachment import ALLOWED_TYPES, FILE_NAME_MAX
 from models.situation import ATTACHMENT_ENTITY_TYPE
 from models.storage import CHUNK, LocalStorage, Storage
@@ -34,7 +36,6 @@ from resolvers.household_write import (
     Refused,
     bump_activity,
     clock,
-    lock_household,
 )
 from resolvers.loader_base import SqlLoader, many_per_key, one_per_key
 from resolvers.loaders import now_or_later
@@ -276,20 +277,30 @@ async def add_attachment(
 async def delete_attachment(ctx: Context, attachment_id: uuid.UUID) -> list[Problem]:
     """Removes an attachment (a wrong document, someone else's papers): the row goes with
     its audit event (what it was, for the change log) in one transaction, the bytes once
-    that is committed. An attachment the viewer may not read (row scope, section category)
-    is NOT_FOUND, as if it did not exist; one they may read but not write is FORBIDDEN.
-    Allowed whatever the household's state or the member's presence: a document kept by
-    mistake must be removable from a closed household or a former member's section too."""
+    that is committed (a file left by a failure there is removed by `sweep`). An attachment
+    the viewer may not read (row scope, section category) is NOT_FOUND, as if it did not
+    exist; one they may read but not write is FORBIDDEN. Allowed whatever the household's
+    state or the member's presence: a document kept by mistake must be removable from a
+    closed household (whose last activity, which drives purges, does not move) or a former
+    member's section too.
+
+    Locks: the attachment row only (FOR UPDATE), as `delete_note` does with its note; no
+    household lock. A merge updates attachment rows and then writes audit events (whose
+    foreign key takes FOR KEY SHARE on the household): holding the household FOR UPDATE
+    while waiting for the attachment would deadlock with it."""
+    t = attachments_t
     try:
         async with ctx.transaction() as session:
-            t = attachments_t
             row = (
                 await session.execute(
-                    select(t).where(
+                    select(t, Household.closed_at)
+                    .join(Household, Household.id == t.c.household_id)
+                    .where(
                         t.c.id == attachment_id,
                         t.c.household_id.in_(ctx.scope.household_ids()),
                         t.c.section.in_(readable_sections(ctx)),
                     )
+                    .with_for_update(of=t)
                 )
             ).first()
             if row is None:
@@ -302,19 +313,7 @@ async def delete_attachment(ctx: Context, attachment_id: uuid.UUID) -> list[Prob
                 )
             section = SituationSection(row.section)
             check_may_write(ctx, section)
-            # the household first, as every write of the record does (no lock-order cycle)
-            await lock_household(session, ctx, row.household_id, ["attachmentId"])
-            gone = await session.execute(
-                delete(t).where(t.c.id == attachment_id).returning(t.c.storage_key)
-            )
-            if gone.first() is None:  # removed meanwhile by someone else
-                raise Refused(
-                    Problem(
-                        AttachmentErrorCode.NOT_FOUND,
-                        "The attachment was removed meanwhile.",
-                        ["attachmentId"],
-                    )
-                )
+            await session.execute(delete(t).where(t.c.id == attachment_id))
             at = await clock(session)
             audit.record(
                 session,
@@ -336,11 +335,38 @@ async def delete_attachment(ctx: Context, attachment_id: uuid.UUID) -> list[Prob
                     {},
                 ),
             )
-            await bump_activity(session, row.household_id, at)
+            if row.closed_at is None:
+                await bump_activity(session, row.household_id, at)
     except Refused as refused:
         return refused.problems
     try:
         storage(ctx).delete(row.storage_key)
-    except OSError:  # the row is gone: the file can no longer be reached, only found
+    except Exception:  # committed: the file can no longer be reached, `sweep` removes it
         log.exception("attachment %s: its file %s stays in storage", row.id, row.storage_key)
     return []
+
+
+# Stored files no row points to, older than this, are leftovers (an upload stores its file
+# just before its COMMIT: a younger one may be a commit in flight).
+SWEEP_AFTER = 3600.0
+
+
+async def sweep(engine: AsyncEngine, store: LocalStorage, older_than: float = SWEEP_AFTER) -> int:
+    """Deletes the stored files that no attachment row points to (a deletion whose unlink
+    failed, or a process that died between an upload's file and its COMMIT, or between a
+    deletion's COMMIT and its unlink), and the temporary files of uploads, older than
+    `older_than` seconds. Returns how many files it deleted."""
+    async with engine.connect() as conn:
+        known = set((await conn.execute(select(attachments_t.c.storage_key))).scalars())
+    deadline = time.time() - older_than
+    removed = 0
+    stored = store.keys()
+    for key in stored:
+        if key not in known and store.modified(key) < deadline:
+            store.delete(key)
+            removed += 1
+    for path in store.leftovers():
+        if path.stat().st_mtime < deadline:
+            path.unlink(missing_ok=True)
+            removed += 1
+    return removed

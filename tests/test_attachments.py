@@ -6,8 +6,11 @@ a sleep) and serves only the viewer it was made for."""
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import io
+import os
+import uuid
 from collections.abc import AsyncIterator, Callable
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
@@ -25,8 +28,10 @@ from starlette.applications import Starlette
 
 from auth.settings import Settings
 from models.storage import LocalStorage
+from resolvers.attachment import SWEEP_AFTER, sweep
 from server import create_app
-from tests.conftest import Answer, Run, http_client, one_row
+from tests.conftest import Answer, Run, _plain, http_client, one_row
+from tests.test_change_log import LOG
 from tests.test_evaluations import household_gid
 from tests.test_mutations import snapshot
 from tests.test_notes import MovableClock
@@ -424,3 +429,147 @@ async def test_removing_needs_the_right_to_write_its_section_and_to_see_it(
             {"code": "NOT_FOUND", "field": ["attachmentId"]}
         ]
     assert (await snapshot(sql), await attachment_rows(sql), store.keys()) == before
+
+
+async def test_a_closed_households_document_can_be_removed_and_the_log_masks_it(
+    upload: Callable[..., Any], as_user: Viewer, sql: asyncpg.Connection, store: LocalStorage
+) -> None:
+    household = await household_gid(sql, HOUSEHOLD)
+    health = await added(
+        await upload(
+            ALPHA,
+            PDF,
+            "certificat médical.pdf",
+            "application/pdf",
+            householdId=household,
+            section="MEDICO_SOCIAL",
+            personId=await reference_person(sql),
+        )
+    )
+    # the household is closed since (its purge clock is its last activity)
+    closed = await sql.fetchval(
+        "UPDATE households SET closed_at = now() WHERE reference = $1 RETURNING last_activity_at",
+        HOUSEHOLD,
+    )
+    answer = await as_user(ALPHA)(DELETE, input={"attachmentId": health["attachment"]["id"]})
+    assert answer.errors == [], answer.errors
+    assert answer.data is not None
+    assert answer.data["deleteAttachment"]["userErrors"] == []
+    assert store.keys() == []
+    assert closed == await sql.fetchval(
+        "SELECT last_activity_at FROM households WHERE reference = $1", HOUSEHOLD
+    )
+    # the SIAO, who may not read HEALTH, sees that a document was removed, not its name
+    events = await as_user(OPERATOR)(
+        LOG, ref=HOUSEHOLD, filter={"entityType": "MedicoSocialAttachment"}, first=10
+    )
+    assert events.errors == [], events.errors
+    assert events.data is not None
+    nodes = [e["node"] for e in events.data["household"]["auditEvents"]["edges"]]
+    removed = next(n for n in nodes if n["action"] == "DELETE")
+    assert removed["changes"]["fileName"] == {"restricted": "HEALTH"}
+    assert "certificat" not in str(nodes)
+
+
+async def test_a_file_deleted_behind_the_row_is_a_404_not_a_broken_download(
+    upload: Callable[..., Any],
+    app: Starlette,
+    token: Callable[[str], str],
+    sql: asyncpg.Connection,
+    store: LocalStorage,
+) -> None:
+    household = await household_gid(sql, HOUSEHOLD)
+    result = await added(
+        await upload(
+            ALPHA, PDF, "a.pdf", "application/pdf", householdId=household, section="BUDGET"
+        )
+    )
+    (key,) = store.keys()
+    store.delete(key)  # as a deletion committed between the row's read and the file's
+    async with http_client(app, {"Authorization": f"Bearer {token(ALPHA)}"}) as client:
+        response = await client.get(result["attachment"]["download"]["url"])
+    assert response.status_code == 404
+
+
+async def test_the_sweep_removes_old_files_no_attachment_points_to(
+    upload: Callable[..., Any],
+    app: Starlette,
+    sql: asyncpg.Connection,
+    store: LocalStorage,
+    tmp_path: Path,
+) -> None:
+    household = await household_gid(sql, HOUSEHOLD)
+    await added(
+        await upload(
+            ALPHA, PDF, "a.pdf", "application/pdf", householdId=household, section="BUDGET"
+        )
+    )
+    (kept,) = store.keys()
+    old = datetime.now(UTC).timestamp() - 2 * SWEEP_AFTER
+    orphans = []
+    for name in ("left", "young"):
+        source = tmp_path / name
+        source.write_bytes(PDF)
+        key = uuid.uuid4().hex
+        store.put(key, source)
+        orphans.append(key)
+    os.utime(store._path(orphans[0]), (old, old))  # a failed unlink, long ago
+    os.utime(store._path(kept), (old, old))
+    stale = store.temporary()
+    os.utime(stale, (old, old))  # an upload that died half-way
+    assert await sweep(app.state.engine, store) == 2
+    assert store.keys() == sorted([kept, orphans[1]])  # young: maybe a commit in flight
+    assert store.leftovers() == []
+
+
+async def test_removing_does_not_deadlock_with_a_merge_moving_the_same_document(
+    upload: Callable[..., Any], as_user: Viewer, sql: asyncpg.Connection, database_url: str
+) -> None:
+    """A merge updates attachment rows, then writes audit events, whose foreign key takes
+    a share lock on the household: a deletion holding the household while it waits for
+    the attachment would deadlock with it. It waits for the attachment alone."""
+    household = await household_gid(sql, HOUSEHOLD)
+    result = await added(
+        await upload(
+            ALPHA,
+            PDF,
+            "x.pdf",
+            "application/pdf",
+            householdId=household,
+            section="ADMINISTRATIVE",
+            personId=await reference_person(sql),
+        )
+    )
+    row = await one_row(sql, "SELECT id, household_id, person_id FROM attachments")
+    merge = await asyncpg.connect(_plain(database_url))  # in the order mergePersons writes
+    try:
+        await merge.execute("SET deadlock_timeout = '100ms'")
+        async with merge.transaction():
+            await merge.execute(
+                "UPDATE attachments SET person_id = person_id WHERE id = $1", row["id"]
+            )
+            removal = asyncio.ensure_future(
+                as_user(ALPHA)(DELETE, input={"attachmentId": result["attachment"]["id"]})
+            )
+            for _ in range(10_000):  # until the removal waits for the attachment's lock
+                waiting = await sql.fetchval(
+                    "SELECT count(*) FROM pg_stat_activity "
+                    "WHERE datname = current_database() AND wait_event_type = 'Lock'"
+                )
+                if waiting or removal.done():
+                    break
+                await asyncio.sleep(0)
+            assert not removal.done()
+            await merge.execute(
+                "INSERT INTO audit_events (id, at, actor_id, action, entity_type, entity_id, "
+                "household_id, changes) VALUES (gen_random_uuid(), now(), NULL, 'MERGE', "
+                "'Person', $1, $2, '{}'::jsonb)",
+                row["person_id"],
+                row["household_id"],
+            )
+    finally:
+        await merge.close()
+    answer = await removal
+    assert answer.errors == [], answer.errors
+    assert answer.data is not None
+    assert answer.data["deleteAttachment"]["userErrors"] == []
