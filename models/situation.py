@@ -245,10 +245,12 @@ def audited_situation_fields() -> dict[str, dict[str, Category | None]]:
     }
     attachments = {
         ATTACHMENT_ENTITY_TYPE[section]: {
+            # what the file is: its section's category (a checksum would let a viewer
+            # confirm a document they hold was attached; a size, guess it)
             "fileName": category,
-            "contentType": None,
-            "size": None,
-            "sha256": None,
+            "contentType": category,
+            "size": category,
+            "sha256": category,
             "section": None,
             "person": Category.IDENTITY_MIN,
             "deletedAt": None,
