@@ -181,6 +181,25 @@ def _type_problem(declared: str | None, head: bytes) -> Problem | None:
     return None
 
 
+def _described(
+    name: str,
+    section: SituationSection,
+    content_type: str,
+    size: int,
+    sha256: str,
+    person_id: uuid.UUID | None,
+) -> dict[str, Any]:
+    """What the change log keeps of an attachment, added (after) or removed (before)."""
+    return {
+        "fileName": name,
+        "section": section,
+        "contentType": content_type,
+        "size": size,
+        "sha256": sha256,
+        "person": person_id,
+    }
+
+
 async def add_attachment(
     ctx: Context,
     household_id: uuid.UUID,
@@ -246,15 +265,7 @@ async def add_attachment(
                     entity_id=row.id,
                     household_id=household.id,
                     changes=audit.field_changes(
-                        {},
-                        {
-                            "fileName": name,
-                            "section": section,
-                            "contentType": content_type,
-                            "size": size,
-                            "sha256": sha256,
-                            "person": person_id,
-                        },
+                        {}, _described(name, section, content_type, size, sha256, person_id)
                     ),
                 )
                 await bump_activity(session, household.id, at)
@@ -324,14 +335,14 @@ async def delete_attachment(ctx: Context, attachment_id: uuid.UUID) -> list[Prob
                 entity_id=row.id,
                 household_id=row.household_id,
                 changes=audit.field_changes(
-                    {
-                        "fileName": row.file_name,
-                        "section": section,
-                        "contentType": row.content_type,
-                        "size": row.size,
-                        "sha256": row.sha256,
-                        "person": row.person_id,
-                    },
+                    _described(
+                        row.file_name,
+                        section,
+                        row.content_type,
+                        row.size,
+                        row.sha256,
+                        row.person_id,
+                    ),
                     {},
                 ),
             )

@@ -125,6 +125,32 @@ async def added(answer: Answer) -> dict[str, Any]:
     return result
 
 
+async def attach_health(upload: Callable[..., Any], sql: asyncpg.Connection) -> dict[str, Any]:
+    """Alpha attaches a medical certificate to the reference person's medico-social section
+    (HEALTH)."""
+    return await added(
+        await upload(
+            ALPHA,
+            PDF,
+            "certificat médical.pdf",
+            "application/pdf",
+            householdId=await household_gid(sql, HOUSEHOLD),
+            section="MEDICO_SOCIAL",
+            personId=await reference_person(sql),
+        )
+    )
+
+
+async def attach_budget(upload: Callable[..., Any], sql: asyncpg.Connection) -> dict[str, Any]:
+    """Alpha attaches a CAF notice to the household's budget (BUDGET)."""
+    household = await household_gid(sql, HOUSEHOLD)
+    return await added(
+        await upload(
+            ALPHA, PNG, "avis CAF.png", "image/png", householdId=household, section="BUDGET"
+        )
+    )
+
+
 async def test_a_document_is_attached_listed_and_downloaded_intact(
     upload: Callable[..., Any],
     as_user: Viewer,
@@ -279,25 +305,9 @@ async def test_attachments_of_a_category_are_invisible_to_who_may_not_read_it(
     token: Callable[[str], str],
     sql: asyncpg.Connection,
 ) -> None:
-    household = await household_gid(sql, HOUSEHOLD)
-    person = await reference_person(sql)
-    health = await added(
-        await upload(
-            ALPHA,
-            PDF,
-            "certificat médical.pdf",
-            "application/pdf",
-            householdId=household,
-            section="MEDICO_SOCIAL",
-            personId=person,
-        )
-    )
+    health = await attach_health(upload, sql)
     assert health["userErrors"] == []
-    budget = await added(
-        await upload(
-            ALPHA, PNG, "avis CAF.png", "image/png", householdId=household, section="BUDGET"
-        )
-    )
+    budget = await attach_budget(upload, sql)
     operator = as_user(OPERATOR)  # reads BUDGET, not HEALTH
     listed = await operator(LIST, ref=HOUSEHOLD)
     assert listed.errors == [], listed.errors
@@ -337,11 +347,7 @@ async def test_a_wrong_document_is_removed_with_its_file_and_the_log_says_what_i
     store: LocalStorage,
 ) -> None:
     household = await household_gid(sql, HOUSEHOLD)
-    kept = await added(
-        await upload(
-            ALPHA, PNG, "avis CAF.png", "image/png", householdId=household, section="BUDGET"
-        )
-    )
+    kept = await attach_budget(upload, sql)
     wrong = await added(
         await upload(
             ALPHA,
@@ -398,23 +404,8 @@ async def test_removing_needs_the_right_to_write_its_section_and_to_see_it(
     sql: asyncpg.Connection,
     store: LocalStorage,
 ) -> None:
-    household = await household_gid(sql, HOUSEHOLD)
-    budget = await added(
-        await upload(
-            ALPHA, PNG, "avis CAF.png", "image/png", householdId=household, section="BUDGET"
-        )
-    )
-    health = await added(
-        await upload(
-            ALPHA,
-            PDF,
-            "certificat médical.pdf",
-            "application/pdf",
-            householdId=household,
-            section="MEDICO_SOCIAL",
-            personId=await reference_person(sql),
-        )
-    )
+    budget = await attach_budget(upload, sql)
+    health = await attach_health(upload, sql)
     before = (await snapshot(sql), await attachment_rows(sql), store.keys())
 
     # the SIAO reads BUDGET but writes no section of the situation
@@ -434,18 +425,7 @@ async def test_removing_needs_the_right_to_write_its_section_and_to_see_it(
 async def test_a_closed_households_document_can_be_removed_and_the_log_masks_it(
     upload: Callable[..., Any], as_user: Viewer, sql: asyncpg.Connection, store: LocalStorage
 ) -> None:
-    household = await household_gid(sql, HOUSEHOLD)
-    health = await added(
-        await upload(
-            ALPHA,
-            PDF,
-            "certificat médical.pdf",
-            "application/pdf",
-            householdId=household,
-            section="MEDICO_SOCIAL",
-            personId=await reference_person(sql),
-        )
-    )
+    health = await attach_health(upload, sql)
     # the household is closed since (its purge clock is its last activity)
     closed = await sql.fetchval(
         "UPDATE households SET closed_at = now() WHERE reference = $1 RETURNING last_activity_at",
