@@ -151,6 +151,16 @@ async def attach_budget(upload: Callable[..., Any], sql: asyncpg.Connection) -> 
     )
 
 
+async def attach_pdf(upload: Callable[..., Any], sql: asyncpg.Connection) -> dict[str, Any]:
+    """Alpha attaches a small PDF to the household's budget."""
+    household = await household_gid(sql, HOUSEHOLD)
+    return await added(
+        await upload(
+            ALPHA, PDF, "a.pdf", "application/pdf", householdId=household, section="BUDGET"
+        )
+    )
+
+
 async def test_a_document_is_attached_listed_and_downloaded_intact(
     upload: Callable[..., Any],
     as_user: Viewer,
@@ -270,12 +280,7 @@ async def test_a_download_link_expires_and_serves_only_its_viewer(
     sql: asyncpg.Connection,
     clock: MovableClock,
 ) -> None:
-    household = await household_gid(sql, HOUSEHOLD)
-    result = await added(
-        await upload(
-            ALPHA, PDF, "a.pdf", "application/pdf", householdId=household, section="BUDGET"
-        )
-    )
+    result = await attach_pdf(upload, sql)
     url = result["attachment"]["download"]["url"]
 
     async def get(login: str | None, target: str = url) -> httpx.Response:
@@ -459,12 +464,7 @@ async def test_a_file_deleted_behind_the_row_is_a_404_not_a_broken_download(
     sql: asyncpg.Connection,
     store: LocalStorage,
 ) -> None:
-    household = await household_gid(sql, HOUSEHOLD)
-    result = await added(
-        await upload(
-            ALPHA, PDF, "a.pdf", "application/pdf", householdId=household, section="BUDGET"
-        )
-    )
+    result = await attach_pdf(upload, sql)
     (key,) = store.keys()
     store.delete(key)  # as a deletion committed between the row's read and the file's
     async with http_client(app, {"Authorization": f"Bearer {token(ALPHA)}"}) as client:
@@ -479,12 +479,7 @@ async def test_the_sweep_removes_old_files_no_attachment_points_to(
     store: LocalStorage,
     tmp_path: Path,
 ) -> None:
-    household = await household_gid(sql, HOUSEHOLD)
-    await added(
-        await upload(
-            ALPHA, PDF, "a.pdf", "application/pdf", householdId=household, section="BUDGET"
-        )
-    )
+    await attach_pdf(upload, sql)
     (kept,) = store.keys()
     old = datetime.now(UTC).timestamp() - 2 * SWEEP_AFTER
     orphans = []
