@@ -18,7 +18,18 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import ColumnElement, FromClause, Select, and_, exists, false, func, or_, select
+from sqlalchemy import (
+    ColumnElement,
+    FromClause,
+    Select,
+    and_,
+    exists,
+    false,
+    func,
+    or_,
+    select,
+    union_all,
+)
 
 from auth.policy import Relationship
 from auth.viewer import Viewer
@@ -71,6 +82,28 @@ class HouseholdScope:
         """Subquery of visible household ids, for tables that reference a household."""
         return select(Household.id).where(self.households())
 
+    def persons(self, person_id: Any) -> ColumnElement[bool]:
+        """Predicate: the person (column) is seen through her anchor household, the one she
+        belongs to now or the last one (`auth.visibility`, rule PERSON).
+
+        Threat stopped: a person readable by whoever could see ANY household she ever
+        belonged to (the household she fled reading the identity her new one gave her)."""
+        visible: ColumnElement[bool] = anchor_household(person_id).in_(self.household_ids())
+        return visible
+
+
+def anchor_household(person_id: Any) -> Any:
+    """The household a person belongs to now, or the last one she belonged to: memberships
+    of a person never overlap, so it is the one that started last."""
+    m = Membership.__table__.alias("anchor")
+    return (
+        select(m.c.household_id)
+        .where(m.c.person_id == person_id)
+        .order_by(func.lower(m.c.validity).desc())
+        .limit(1)
+        .scalar_subquery()
+    )
+
 
 def accompanied_by(viewer: Viewer, household_id: Any) -> ColumnElement[bool]:
     """The household (column) is accompanied now by the viewer or their organisation."""
@@ -86,20 +119,21 @@ def accompanied_by(viewer: Viewer, household_id: Any) -> ColumnElement[bool]:
 
 def oriented_to_or_hosted_by(structure_id: Any, household_id: Any) -> ColumnElement[bool]:
     """The household has an orientation waiting or accepted by the structure, or a current
-    stay in it."""
-    oriented = exists().where(
-        Orientation.household_id == household_id,
+    stay in it. Written as membership in one uncorrelated set (the structure's households,
+    read through its places), not as EXISTS per household: PostgreSQL then computes the
+    structure's few households once, instead of testing every household of the database
+    against a hashed sub-plan. That also keeps a lookup by id as cheap for a row that
+    exists out of scope as for one that does not exist (no timing oracle)."""
+    places = select(Place.id).where(Place.organisation_id == structure_id)
+    oriented = select(Orientation.household_id).where(
+        Orientation.place_id.in_(places),
         Orientation.status.in_((OrientationStatus.PROPOSED, OrientationStatus.ACCEPTED)),
-        Orientation.place_id == Place.id,
-        Place.organisation_id == structure_id,
     )
-    hosted = exists().where(
-        Stay.household_id == household_id,
-        func.upper_inf(Stay.validity),
-        Stay.place_id == Place.id,
-        Place.organisation_id == structure_id,
+    hosted = select(Stay.household_id).where(
+        Stay.place_id.in_(places), func.upper_inf(Stay.validity)
     )
-    return or_(oriented, hosted)
+    found: ColumnElement[bool] = household_id.in_(union_all(oriented, hosted))
+    return found
 
 
 def household_scope(viewer: Viewer) -> HouseholdScope:

@@ -3,9 +3,10 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 from enum import StrEnum
+from typing import Any
 
 from sqlalchemy import CheckConstraint, DateTime, ForeignKey, Index, String, func, text
-from sqlalchemy.dialects.postgresql import TSTZRANGE, ExcludeConstraint, Range
+from sqlalchemy.dialects.postgresql import JSONB, TSTZRANGE, ExcludeConstraint, Range
 from sqlalchemy.orm import Mapped, mapped_column
 
 from models.base import Base, Tracked, text_enum, uuid_pk
@@ -86,6 +87,9 @@ class Membership(Base):
     validity: Mapped[Range[datetime]] = mapped_column(TSTZRANGE)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     created_by: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id"))
+    # The person's identity when the membership closed (written by a trigger, migration
+    # 0014): what viewers of this household may still see of her once she left.
+    identity_at_end: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
 
 
 class Accompaniment(Base):

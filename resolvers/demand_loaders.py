@@ -14,8 +14,8 @@ from resolvers.loader_base import (
     ChildCountLoader,
     ChildPageLoader,
     ConcernedPersonsLoader,
+    ManyLoader,
     ScopedByIdLoader,
-    SqlLoader,
     many_per_key,
 )
 
@@ -26,6 +26,7 @@ stays_t: Table = Stay.__table__  # type: ignore[assignment]
 
 
 class DemandByIdLoader(ScopedByIdLoader):
+    shows = "Demand"
     table = demands_t
 
 
@@ -36,6 +37,7 @@ class ConcernedPersonsByDemandIdLoader(ConcernedPersonsLoader):
 
 
 class DemandPagesByHouseholdLoader(ChildPageLoader):
+    shows = "Demand"
     table = demands_t
     time_column = "created_at"
 
@@ -46,6 +48,8 @@ OPEN_DEMANDS = "open"  # a CountKey filter: the demands not finished yet
 class DemandCountByHouseholdLoader(ChildCountLoader):
     """Filter: None (every demand) or OPEN_DEMANDS."""
 
+    shows = "Demand"
+
     table = demands_t
 
     def conditions(self, filter: Any) -> list[Any]:
@@ -54,11 +58,11 @@ class DemandCountByHouseholdLoader(ChildCountLoader):
         return []
 
 
-class _ByDemand(SqlLoader[uuid.UUID, list[Row[Any]]]):
+class _ByDemand(ManyLoader[uuid.UUID]):
     table: Table
     order: str
 
-    async def batch_load_fn(self, keys: list[uuid.UUID]) -> list[list[Row[Any]]]:
+    async def load_batch(self, keys: list[uuid.UUID]) -> list[list[Row[Any]]]:
         t = self.table
         stmt = (
             select(t)
@@ -69,18 +73,22 @@ class _ByDemand(SqlLoader[uuid.UUID, list[Row[Any]]]):
 
 
 class OrientationsByDemandLoader(_ByDemand):
+    shows = "Orientation"
     table = orientations_t
     order = "proposed_at"
 
 
 class StaysByDemandLoader(_ByDemand):
+    shows = "Stay"
     table = stays_t
     order = "id"
 
 
 class OrientationByIdLoader(ScopedByIdLoader):
+    shows = "Orientation"
     table = orientations_t
 
 
 class StayByIdLoader(ScopedByIdLoader):
+    shows = "Stay"
     table = stays_t

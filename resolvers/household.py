@@ -35,6 +35,28 @@ def person(ctx: Context, person_id: uuid.UUID) -> Any:
     return now_or_later(ctx.loaders.person_by_id, person_id)
 
 
+def member(ctx: Context, person_id: uuid.UUID, household_id: uuid.UUID) -> Any:
+    """A member of a household as the viewer may see them (rule PERSON)."""
+    return now_or_later(ctx.loaders.person_in_household, (person_id, household_id))
+
+
+def last_activity(
+    ctx: Context, household_id: uuid.UUID, recorded: datetime, created: datetime
+) -> Any:
+    """When the record last changed, as far as this viewer may see (`recorded`: the
+    household's column, which counts every change and drives purges). A viewer for whom
+    some kinds of change are not listed (`record_loaders.hidden_entity_types`) gets the
+    latest change it may list instead."""
+    from resolvers.record_loaders import hidden_entity_types
+
+    if not hidden_entity_types(ctx.authenticated):
+        return recorded
+    return then(
+        now_or_later(ctx.loaders.last_activity, household_id),
+        lambda at: at or created,
+    )
+
+
 def territory(ctx: Context, code: str) -> Any:
     return now_or_later(ctx.loaders.territory_by_code, code)
 

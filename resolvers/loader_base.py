@@ -9,12 +9,12 @@ import uuid
 from collections import defaultdict
 from collections.abc import Hashable, Iterable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
 from aiodataloader import DataLoader
 from sqlalchemy import Row, Select, Table, func, literal, select, tuple_
 
-from models import Person
+from auth.visibility import may_load
 from resolvers.pagination import decode_cursor, encode_cursor
 
 if TYPE_CHECKING:
@@ -23,10 +23,16 @@ if TYPE_CHECKING:
 K = TypeVar("K", bound=Hashable)
 V = TypeVar("V")
 
-persons_t: Table = Person.__table__  # type: ignore[assignment]
-
 
 class SqlLoader(DataLoader[K, V]):
+    """A loader of one type's rows. `shows` names the GraphQL type its rows become: before
+    any SQL, the type's rule (`auth.visibility.may_load`) decides whether this viewer may
+    see any of them; if not, every key answers `denied()` (not found, an empty list), the
+    same for rows that exist and rows that do not. `load_batch` then runs the SQL, the row
+    scope inside it."""
+
+    shows: ClassVar[str]
+
     def __init__(self, ctx: Context) -> None:
         super().__init__()
         self.ctx = ctx
@@ -34,8 +40,24 @@ class SqlLoader(DataLoader[K, V]):
     async def rows(self, statement: Select[Any]) -> Sequence[Row[Any]]:
         return (await self.ctx.execute(statement)).all()
 
+    def denied(self) -> Any:
+        """What a key answers when the viewer may see no row of the type."""
+        return None
+
     async def batch_load_fn(self, keys: list[K]) -> list[V]:
+        if not may_load(self.ctx.authenticated, self.shows):
+            return [self.denied() for _ in keys]
+        return await self.load_batch(keys)
+
+    async def load_batch(self, keys: list[K]) -> list[V]:
         raise NotImplementedError
+
+
+class ManyLoader(SqlLoader[K, list[Row[Any]]]):
+    """A loader of lists (the rows of each key)."""
+
+    def denied(self) -> Any:
+        return []
 
 
 def one_per_key(rows: Iterable[Row[Any]], keys: Sequence[Any], attr: str = "id") -> list[Any]:
@@ -55,7 +77,7 @@ class ScopedByIdLoader(SqlLoader[uuid.UUID, Row[Any] | None]):
 
     table: Table
 
-    async def batch_load_fn(self, keys: list[uuid.UUID]) -> list[Row[Any] | None]:
+    async def load_batch(self, keys: list[uuid.UUID]) -> list[Row[Any] | None]:
         t = self.table
         stmt = select(t).where(
             t.c.id.in_(keys), t.c.household_id.in_(self.ctx.scope.household_ids())
@@ -63,27 +85,37 @@ class ScopedByIdLoader(SqlLoader[uuid.UUID, Row[Any] | None]):
         return one_per_key(await self.rows(stmt), keys)
 
 
-class ConcernedPersonsLoader(SqlLoader[uuid.UUID, list[Row[Any]]]):
+class ConcernedPersonsLoader(ManyLoader[uuid.UUID]):
     """The persons a household-owned record (demand, note) concerns, through its link
-    table (`parent` rows, `link` with `<key>` and `person_id`), within the row scope."""
+    table (`parent` rows, `link` with `<key>` and `person_id`), within the row scope, each
+    seen through the record's household (rule PERSON: a member who left it shows as she
+    was when she left)."""
 
+    shows = "Person"
     parent: Table
     link: Table
     key: str
 
-    async def batch_load_fn(self, keys: list[uuid.UUID]) -> list[list[Row[Any]]]:
+    async def load_batch(self, keys: list[uuid.UUID]) -> list[list[Row[Any]]]:
+        from resolvers.household_loaders import seen_persons
+
         parent, link = self.parent, self.link
-        stmt = (
-            select(persons_t, link.c[self.key])
-            .join(link, link.c.person_id == persons_t.c.id)
+        source = (
+            select(
+                link.c[self.key].label("record_id"),
+                link.c.person_id.label("asked_id"),
+                parent.c.household_id.label("via_id"),
+            )
             .join(parent, parent.c.id == link.c[self.key])
             .where(
                 link.c[self.key].in_(keys),
                 parent.c.household_id.in_(self.ctx.scope.household_ids()),
             )
-            .order_by(persons_t.c.last_name, persons_t.c.first_name, persons_t.c.id)
+            .subquery("concerned")
         )
-        return many_per_key(await self.rows(stmt), keys, self.key)
+        seen = seen_persons(self.ctx.scope, source, source.c.asked_id, source.c.via_id).subquery()
+        stmt = select(seen).order_by(seen.c.last_name, seen.c.first_name, seen.c.id)
+        return many_per_key(await self.rows(stmt), keys, "record_id")
 
 
 @dataclass(frozen=True, slots=True)
@@ -130,6 +162,9 @@ class ChildPageLoader(ChildList, SqlLoader[PageKey, Page]):
 
     time_column: str
 
+    def denied(self) -> Any:
+        return Page(rows=[], has_next=False)
+
     def sort_keys(self) -> list[Any]:
         """The ordering, every key descending; a cursor holds their values."""
         return [self.table.c[self.time_column], self.table.c.id]
@@ -144,7 +179,7 @@ class ChildPageLoader(ChildList, SqlLoader[PageKey, Page]):
     def decode_cursor(self, cursor: str | None) -> tuple[Any, ...] | None:
         return decode_cursor(cursor)
 
-    async def batch_load_fn(self, keys: list[PageKey]) -> list[Page]:
+    async def load_batch(self, keys: list[PageKey]) -> list[Page]:
         by_args: dict[tuple[int, Any, Any], list[PageKey]] = defaultdict(list)
         for key in keys:
             by_args[(key.first, key.after, key.filter)].append(key)
@@ -182,7 +217,10 @@ class ChildPageLoader(ChildList, SqlLoader[PageKey, Page]):
 class ChildCountLoader(ChildList, SqlLoader[CountKey, int]):
     """Sizes of many households' lists in one statement per distinct filter."""
 
-    async def batch_load_fn(self, keys: list[CountKey]) -> list[int]:
+    def denied(self) -> Any:
+        return 0
+
+    async def load_batch(self, keys: list[CountKey]) -> list[int]:
         by_filter: dict[Any, list[CountKey]] = defaultdict(list)
         for key in keys:
             by_filter[key.filter].append(key)

@@ -37,6 +37,7 @@ from resolvers.household_loaders import (
     MembershipsByHouseholdIdLoader,
     MembershipsByPersonIdLoader,
     PersonByIdLoader,
+    PersonInHouseholdLoader,
 )
 from resolvers.organisation_loaders import (
     OrganisationByIdLoader,
@@ -99,6 +100,10 @@ class Loaders:
         return PersonByIdLoader(self._ctx)
 
     @cached_property
+    def person_in_household(self) -> PersonInHouseholdLoader:
+        return PersonInHouseholdLoader(self._ctx)
+
+    @cached_property
     def memberships_by_household(self) -> MembershipsByHouseholdIdLoader:
         return MembershipsByHouseholdIdLoader(self._ctx)
 
@@ -133,6 +138,10 @@ class Loaders:
     @cached_property
     def audit_counts(self) -> record.AuditCountByHouseholdLoader:
         return record.AuditCountByHouseholdLoader(self._ctx)
+
+    @cached_property
+    def last_activity(self) -> record.LastActivityLoader:
+        return record.LastActivityLoader(self._ctx)
 
     @cached_property
     def access_pages(self) -> record.AccessPagesByHouseholdLoader:

@@ -119,8 +119,8 @@ async def _same_rows(ctx: Context, rows: Rows, args: dict[str, Any]) -> Rows:
 async def _reference_person(ctx: Context, rows: Rows, args: dict[str, Any]) -> Rows:
     lists = await ctx.loaders.memberships_by_household.load_many([r.id for r in rows])
     found = [summary.reference_membership(current(m, ctx.now)) for m in lists]
-    people = [m.person_id for m in found if m is not None]
-    return _flat(await ctx.loaders.person_by_id.load_many(people))
+    people = [(m.person_id, m.household_id) for m in found if m is not None]
+    return _flat(await ctx.loaders.person_in_household.load_many(people))
 
 
 async def _open_demands(ctx: Context, rows: Rows, args: dict[str, Any]) -> Rows:
@@ -138,7 +138,18 @@ async def _current_household(ctx: Context, rows: Rows, args: dict[str, Any]) -> 
     return _flat(await ctx.loaders.household_by_id.load_many(current))
 
 
+async def _last_activity(ctx: Context, rows: Rows, args: dict[str, Any]) -> Rows:
+    """Each household's last change the viewer may see, when it is not the column's."""
+    from resolvers.record_loaders import hidden_entity_types
+
+    if hidden_entity_types(ctx.authenticated):
+        await ctx.loaders.last_activity.load_many([r.id for r in rows])
+    return []
+
+
 RELATIONS: dict[tuple[str, str], Relation] = {
+    ("Household", "lastActivityAt"): Relation("DateTime", _last_activity),
+    ("HouseholdSummary", "lastSavedAt"): Relation("DateTime", _last_activity),
     ("Household", "members"): Relation(
         "Membership", _by("memberships_by_household", lambda r, a: r.id)
     ),
@@ -185,7 +196,9 @@ RELATIONS: dict[tuple[str, str], Relation] = {
         "Evaluation", _by("latest_evaluation", lambda r, a: (r.id, EvaluationKind.FLASH))
     ),
     ("HouseholdSummary", "pinnedNotes"): Relation("Note", _pinned_notes),
-    ("Membership", "person"): Relation("Person", _by("person_by_id", lambda r, a: r.person_id)),
+    ("Membership", "person"): Relation(
+        "Person", _by("person_in_household", lambda r, a: (r.person_id, r.household_id))
+    ),
     ("Membership", "household"): Relation(
         "Household", _by("household_by_id", lambda r, a: r.household_id)
     ),

@@ -2,8 +2,9 @@
 every household asked, one for the person sections of every member asked.
 
 Row scope: a household's sections when the household is visible; a person's sections when
-the person's *current* household is visible (a person's situation follows them: the
-social worker of a household they left does not read what is written about them since).
+the person is (rule PERSON of `auth.visibility`: her anchor household, the one she belongs
+to now or the last one, is visible): a person's situation follows her, and the social
+worker of a household she left does not read what is written about her since.
 """
 
 from __future__ import annotations
@@ -11,19 +12,21 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from sqlalchemy import Row, Table, exists, func, select
+from sqlalchemy import Row, Table, select
 
 from models import Membership, SituationRecord
 from resolvers.context import Context
-from resolvers.loader_base import SqlLoader, many_per_key
+from resolvers.loader_base import ManyLoader, many_per_key
 from resolvers.loaders import now_or_later
 
 situations_t: Table = SituationRecord.__table__  # type: ignore[assignment]
 memberships_t: Table = Membership.__table__  # type: ignore[assignment]
 
 
-class SectionsByHouseholdLoader(SqlLoader[uuid.UUID, list[Row[Any]]]):
-    async def batch_load_fn(self, keys: list[uuid.UUID]) -> list[list[Row[Any]]]:
+class SectionsByHouseholdLoader(ManyLoader[uuid.UUID]):
+    shows = "HouseholdSituation"
+
+    async def load_batch(self, keys: list[uuid.UUID]) -> list[list[Row[Any]]]:
         t = situations_t
         stmt = select(t).where(
             t.c.household_id.in_(keys), t.c.household_id.in_(self.ctx.scope.household_ids())
@@ -31,15 +34,12 @@ class SectionsByHouseholdLoader(SqlLoader[uuid.UUID, list[Row[Any]]]):
         return many_per_key(await self.rows(stmt), keys, "household_id")
 
 
-class SectionsByPersonLoader(SqlLoader[uuid.UUID, list[Row[Any]]]):
-    async def batch_load_fn(self, keys: list[uuid.UUID]) -> list[list[Row[Any]]]:
-        t, m = situations_t, memberships_t
-        current_household_visible = exists().where(
-            m.c.person_id == t.c.person_id,
-            func.upper_inf(m.c.validity),
-            m.c.household_id.in_(self.ctx.scope.household_ids()),
-        )
-        stmt = select(t).where(t.c.person_id.in_(keys), current_household_visible)
+class SectionsByPersonLoader(ManyLoader[uuid.UUID]):
+    shows = "MemberSituation"
+
+    async def load_batch(self, keys: list[uuid.UUID]) -> list[list[Row[Any]]]:
+        t = situations_t
+        stmt = select(t).where(t.c.person_id.in_(keys), self.ctx.scope.persons(t.c.person_id))
         return many_per_key(await self.rows(stmt), keys, "person_id")
 
 

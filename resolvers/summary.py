@@ -43,7 +43,9 @@ def reference_person(ctx: Context, household_id: uuid.UUID) -> Any:
         membership = reference_membership(rows)
         if membership is None:
             return None
-        return now_or_later(ctx.loaders.person_by_id, membership.person_id)
+        # The same loader as the members' persons: one statement for both.
+        key = (membership.person_id, membership.household_id)
+        return now_or_later(ctx.loaders.person_in_household, key)
 
     return then(members(ctx, household_id, None), person_of)
 

@@ -58,19 +58,27 @@ class Household(Node):
     )
     created_at: datetime = strawberry.field(description="When the household was created.")
     updated_at: datetime = strawberry.field(description="When the household was last edited.")
-    last_activity_at: datetime = strawberry.field(
-        description="Last change to anything in the record (drives retention and purges)."
-    )
     closed_at: datetime | None = strawberry.field(
         description="When the last member left; null while the household is active."
     )
     row_id: strawberry.Private[uuid.UUID]
     territory_code: strawberry.Private[str]
     is_protected_value: strawberry.Private[bool]
+    recorded_activity_at: strawberry.Private[datetime]
 
     @property
     def household_key(self) -> uuid.UUID:
         return self.row_id
+
+    @strawberry.field(
+        description="Last change to the record that you may see: a change you are not shown "
+        "(a section of a category you may not read, a note) does not move it. Retention and "
+        "purges count every change."
+    )
+    def last_activity_at(self, info: strawberry.Info) -> datetime:
+        return resolve.last_activity(  # type: ignore[no-any-return]
+            info.context, self.row_id, self.recorded_activity_at, self.created_at
+        )
 
     @sensitive(
         Category.VIOLENCE,
@@ -85,7 +93,11 @@ class Household(Node):
         "latest flash level, pinned notes, when it was last saved."
     )
     def summary(self) -> HouseholdSummary:
-        return HouseholdSummary(row_id=self.row_id, last_saved_at=self.last_activity_at)
+        return HouseholdSummary(
+            row_id=self.row_id,
+            recorded_activity_at=self.recorded_activity_at,
+            created_at=self.created_at,
+        )
 
     @strawberry.field(
         description="The « Situation du ménage » tab: its sections, each restricted by "
@@ -139,8 +151,9 @@ class Household(Node):
     @sensitive(
         Category.FLASH_EVALUATION,
         "The household's evaluations, newest first: the history of its flash and deep "
-        "evaluations. Their content is restricted further by kind (`criteria`: "
-        "FLASH_EVALUATION, `sections`: EVALUATION).",
+        "evaluations. Their content is restricted further by kind and by the category of "
+        "each criterion and section (`criteria`: FLASH_EVALUATION, `healthCriteria`: HEALTH, "
+        "`health`: HEALTH, `resources`: BUDGET, ...).",
     )
     def evaluations(
         self,
@@ -268,11 +281,17 @@ class Membership(Node):
     def household_key(self) -> uuid.UUID:
         return self.household_id
 
-    @strawberry.field(description="The member.")
+    @strawberry.field(
+        description="The member: their record now if you follow the household they belong to "
+        "now (or the last one); otherwise, if they left this household, their identity as it "
+        "was when they left (`asOf` says when), nothing written since."
+    )
     def person(self, info: strawberry.Info) -> PersonRef | None:
         from schema.person import person_from_row
 
-        return then(resolve.person(info.context, self.person_id), person_from_row)  # type: ignore[no-any-return]
+        return then(  # type: ignore[no-any-return]
+            resolve.member(info.context, self.person_id, self.household_id), person_from_row
+        )
 
     @strawberry.field(description="The household.")
     def household(self, info: strawberry.Info) -> Household | None:
@@ -288,7 +307,7 @@ def household_from_row(row: Row[Any] | None) -> Household | None:
         version=row.version,
         created_at=row.created_at,
         updated_at=row.updated_at,
-        last_activity_at=row.last_activity_at,
+        recorded_activity_at=row.last_activity_at,
         closed_at=row.closed_at,
         row_id=row.id,
         territory_code=row.territory_code,

@@ -38,10 +38,21 @@ class Person(Node):
     )
     created_at: datetime = strawberry.field(description="When the record was created.")
     updated_at: datetime = strawberry.field(description="When the record was last edited.")
+    as_of: datetime | None = strawberry.field(
+        description="Null when this is the person's record now. Otherwise you see her through a "
+        "household she left, which you follow, and not the one she belongs to now: what is "
+        "shown is her identity as it was when she left, at this instant, and nothing written "
+        "since (not where she went)."
+    )
     row_id: strawberry.Private[uuid.UUID]
 
-    @sensitive(Category.IDENTITY_MIN, "The household the person belongs to now.")
+    @sensitive(
+        Category.IDENTITY_MIN,
+        "The household the person belongs to now; null if you do not follow it.",
+    )
     def current_household(self, info: strawberry.Info) -> Household | None:
+        if self.as_of is not None:
+            return None
         return then(resolve.current_household(info.context, self.row_id), household_from_row)  # type: ignore[no-any-return]
 
     @sensitive(
@@ -50,12 +61,17 @@ class Person(Node):
         "close names), shown as the search view shows them. Empty without a birth date.",
     )
     def duplicate_candidates(self, info: strawberry.Info) -> list[PersonSearchResult] | None:
+        if self.as_of is not None:
+            return []
         return then(  # type: ignore[no-any-return]
             now_or_later(info.context.loaders.duplicates_by_person, self.row_id),
             _search_results,
         )
 
-    @sensitive(Category.IDENTITY_MIN, "Every household the person has belonged to, oldest first.")
+    @sensitive(
+        Category.IDENTITY_MIN,
+        "Every household the person has belonged to that you may see, oldest first.",
+    )
     def memberships(self, info: strawberry.Info) -> list[Membership] | None:
         return then(resolve.memberships(info.context, self.row_id), memberships_from_rows)  # type: ignore[no-any-return]
 
@@ -79,6 +95,7 @@ def person_from_row(row: Row[Any] | None) -> Person | None:
         version=row.version,
         created_at=row.created_at,
         updated_at=row.updated_at,
+        as_of=row.as_of,
         row_id=row.id,
     )
 

@@ -24,6 +24,7 @@ from auth.policy import (
     Category,
     Relationship,
 )
+from auth.visibility import RULE_DESCRIPTIONS, Rule, rule_of
 from schema import export_sdl
 from schema.permissions import READERS, who_may
 
@@ -75,6 +76,50 @@ def _cell(category: Category, relationship: Relationship) -> str:
         return f"R with `{scopes[0]}`" if scopes else "–"
     granted = MATRIX[category].get(relationship, Access.NONE)
     return {Access.READ_WRITE: "RW", Access.READ: "R", Access.WRITE: "W"}.get(granted, "–")
+
+
+def _object_types() -> list[str]:
+    document = parse(export_sdl())
+    return sorted(
+        d.name.value
+        for d in document.definitions
+        if isinstance(d, ObjectTypeDefinitionNode)
+        and d.name.value not in ("Query", "Mutation", "Subscription")
+    )
+
+
+def _type_rules() -> list[str]:
+    """Who may see a row of each type (`auth.visibility`)."""
+    lines = [
+        "",
+        "## Who may see each type",
+        "",
+        "Every object type has a rule, applied by the loader that fetches its rows, whatever",
+        "the path (`node`, a list, a mutation's payload, a subscription). A person is seen",
+        "through the household she belongs to now, or the last one if she belongs to none.",
+        "Those who follow a household she left keep its history: the membership and her",
+        "identity as it was when she left (`Person.asOf` says when), nothing written since,",
+        "and not the household she went to.",
+        "",
+        "| rule | meaning |",
+        "|---|---|",
+    ]
+    lines += [f"| `{rule.value}` | {RULE_DESCRIPTIONS[rule]} |" for rule in Rule]
+    lines += ["", "| type | rule | category to read |", "|---|---|---|"]
+    for name in _object_types():
+        rule = rule_of(name)
+        if rule.category is None:
+            category = rule.within or "–"
+        elif isinstance(rule.category, Category):
+            category = f"`{rule.category.value}`"
+        elif isinstance(rule.category, tuple):
+            category = " or ".join(f"`{c.value}`" for c in rule.category)
+        else:
+            category = "the record's own (an attachment: its section's)"
+        if rule.rule is Rule.PART:
+            category = f"part of {rule.within}"
+        lines.append(f"| `{name}` | `{rule.rule.value}` | {category} |")
+    return lines
 
 
 def render() -> str:

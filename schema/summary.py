@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Annotated
 import strawberry
 
 from auth.policy import Category
+from resolvers import household as households
 from resolvers import summary as resolve
 from resolvers.loaders import then
 from schema.permissions import sensitive
@@ -27,10 +28,18 @@ NoteRef = Annotated["Note", strawberry.lazy("schema.note")]
     "and at no extra cost per household. Each field is restricted like the data it counts."
 )
 class HouseholdSummary:
-    last_saved_at: datetime = strawberry.field(
-        description='When anything in the record last changed ("Sauvegardé le ... à ...").'
-    )
     row_id: strawberry.Private[uuid.UUID]
+    recorded_activity_at: strawberry.Private[datetime]
+    created_at: strawberry.Private[datetime]
+
+    @strawberry.field(
+        description='When the record last changed ("Sauvegardé le ... à ..."), as far as you '
+        "may see: a change you are not shown does not move it."
+    )
+    def last_saved_at(self, info: strawberry.Info) -> datetime:
+        return households.last_activity(  # type: ignore[no-any-return]
+            info.context, self.row_id, self.recorded_activity_at, self.created_at
+        )
 
     @property
     def household_key(self) -> uuid.UUID:
