@@ -174,11 +174,95 @@ MATRIX: dict[Category, Mapping[Relationship, Access]] = {
 
 _IM, _ID, _DEM = Category.IDENTITY_MIN, Category.IDENTITY, Category.DEMANDS
 _FLASH, _EVAL, _NOTES = Category.FLASH_EVALUATION, Category.EVALUATION, Category.NOTES
+_HEALTH, _VIOLENCE = Category.HEALTH, Category.VIOLENCE
+
+
+# --- content that carries its own category -----------------------------------------------
+# DOMAIN.md: "a flash criterion or a deep-evaluation section that says 'pregnant',
+# 'disability' or 'violence' is HEALTH or VIOLENCE, whatever record holds it".
+
+
+class FlashCriterion(StrEnum):
+    """The vulnerability criteria a flash evaluation checks (`models.evaluation`)."""
+
+    CHILDREN_UNDER_3 = "CHILDREN_UNDER_3"
+    PREGNANCY = "PREGNANCY"
+    HEALTH_ISSUE = "HEALTH_ISSUE"
+    DISABILITY = "DISABILITY"
+    ELDERLY = "ELDERLY"
+    VIOLENCE = "VIOLENCE"
+    STREET_TONIGHT = "STREET_TONIGHT"
+    NO_RESOURCES = "NO_RESOURCES"
+
+
+# The category each criterion is read under. PREGNANCY, HEALTH_ISSUE and DISABILITY say in
+# one word what HEALTH protects (GDPR art. 9: pregnancy, illness, disability; an addiction
+# is a HEALTH_ISSUE), VIOLENCE what VIOLENCE protects: they are read only by readers of
+# that category (`Evaluation.healthCriteria`, `.violenceCriteria`), never under
+# FLASH_EVALUATION, which the matrix opens to structures. The others stay FLASH_EVALUATION:
+# CHILDREN_UNDER_3 and ELDERLY follow from birth dates (IDENTITY_MIN, read by every flash
+# reader), STREET_TONIGHT is the 115's triage itself, NO_RESOURCES is budget, which the
+# matrix lets exactly the flash readers read.
+# Writing is not split: `recordEvaluation` takes every criterion from whoever may write
+# FLASH_EVALUATION (a 115 operator hears "she is pregnant" on the phone and checks it),
+# who then reads back only the criteria of the categories they may read.
+FLASH_CRITERION_CATEGORY: dict[FlashCriterion, Category] = {
+    FlashCriterion.CHILDREN_UNDER_3: _FLASH,
+    FlashCriterion.PREGNANCY: _HEALTH,
+    FlashCriterion.HEALTH_ISSUE: _HEALTH,
+    FlashCriterion.DISABILITY: _HEALTH,
+    FlashCriterion.ELDERLY: _FLASH,
+    FlashCriterion.VIOLENCE: _VIOLENCE,
+    FlashCriterion.STREET_TONIGHT: _FLASH,
+    FlashCriterion.NO_RESOURCES: _FLASH,
+}
+
+# The field of an evaluation (and key of its change-log entry) that carries the criteria
+# of each category.
+CRITERIA_FIELD: dict[Category, str] = {
+    _FLASH: "criteria",
+    _HEALTH: "healthCriteria",
+    _VIOLENCE: "violenceCriteria",
+}
+assert set(FLASH_CRITERION_CATEGORY.values()) == set(CRITERIA_FIELD), "a criterion without field"
+
+
+class DeepSection(StrEnum):
+    """The sections of a deep evaluation (the keys of its `sections` object)."""
+
+    HOUSING_PATH = "housingPath"
+    FAMILY_SITUATION = "familySituation"
+    RESOURCES = "resources"
+    HEALTH = "health"
+    SOCIAL_SUPPORT = "socialSupport"
+    RECOMMENDATION = "recommendation"
+
+
+# The category of each section of a deep evaluation: the category of what it says
+# (DOMAIN.md, Sensitivity categories). `health` is HEALTH (the SIAO and structures read
+# deep evaluations, not health); `resources` is BUDGET; the housing path, the family, the
+# support around it and the recommendation are the evaluation's own narrative
+# (EVALUATION). The housing path is not SITUATION: the structured housing steps are, in the
+# situation tab, and SITUATION would name partners (`situation:read`) among its readers,
+# who never read an evaluation. A section is content of a deep evaluation: only viewers
+# who load evaluations reach it (`auth.visibility`, the readers of FLASH_EVALUATION, who
+# all read EVALUATION), so its readers are those of EVALUATION and of its category.
+DEEP_SECTION_CATEGORY: dict[DeepSection, Category] = {
+    DeepSection.HOUSING_PATH: _EVAL,
+    DeepSection.FAMILY_SITUATION: _EVAL,
+    DeepSection.RESOURCES: Category.BUDGET,
+    DeepSection.HEALTH: _HEALTH,
+    DeepSection.SOCIAL_SUPPORT: _EVAL,
+    DeepSection.RECOMMENDATION: _EVAL,
+}
 
 # What the change log records, field by field, and its category: `AuditEvent.changes`
 # shows a field's before/after only to viewers who may read that category (None: nothing
-# personal). A field or entity type missing here is masked for everyone (deny by default:
-# a new audited field stays hidden until someone gives it its category here).
+# personal); the fields of one category a viewer may not read become one marker, which
+# names the category, not the fields (`resolvers.audit.visible_changes`). A field or
+# entity type missing here is masked for everyone (deny by default: a new audited field
+# stays hidden until someone gives it its category here). An evaluation's `criteria` and
+# `sections` are split by the category of their content (`AUDITED_PARTS`).
 AUDITED_FIELDS: dict[str, dict[str, Category | None]] = {
     "Household": {"territory": None, "closedAt": None},
     "Person": {
@@ -219,6 +303,28 @@ AUDITED_FIELDS: dict[str, dict[str, Category | None]] = {
 }
 
 
+# Fields whose values are split by the category of their parts: the criteria of a flash
+# evaluation (shown under the keys of `CRITERIA_FIELD`) and the sections of a deep one
+# (shown without the sections the viewer may not read). Their category in
+# `AUDITED_FIELDS` is that of the field, which every part also needs.
+AUDITED_PARTS: dict[tuple[str, str], dict[str, Category]] = {
+    ("Evaluation", "criteria"): {c.value: cat for c, cat in FLASH_CRITERION_CATEGORY.items()},
+    ("Evaluation", "sections"): {s.value: cat for s, cat in DEEP_SECTION_CATEGORY.items()},
+}
+
+# Fields naming another household (a move's origin or destination): shown only when the
+# viewer may see that household (DOMAIN.md: those who followed a household a member left
+# do not see where she went).
+AUDITED_HOUSEHOLD_LINKS: dict[str, tuple[str, ...]] = {
+    "Membership": ("toHousehold", "fromHousehold"),
+}
+
+# The key under which `AuditEvent.changes` lists the categories of the fields it masks.
+RESTRICTED_KEY = "restricted"
+# The marker of fields the policy does not know (masked for everyone).
+UNKNOWN_FIELD = "UNKNOWN"
+
+
 class SituationSection(StrEnum):
     """The sections of the "Situation du ménage" tab (`models.situation` has their fields)."""
 
@@ -249,7 +355,27 @@ def audited_fields() -> dict[str, dict[str, Category | None]]:
     category), which `models.situation` lists."""
     from models.situation import audited_situation_fields
 
-    return {**AUDITED_FIELDS, **audited_situation_fields()}
+    fields = {**AUDITED_FIELDS, **audited_situation_fields()}
+    assert not any(RESTRICTED_KEY in f for f in fields.values()), "a field named like the marker"
+    return fields
+
+
+@cache
+def audited_entity_categories() -> dict[str, Category]:
+    """Entity types of the change log whose very existence has a category: a save of a
+    situation section, an attachment of one (its section's category; DOMAIN.md: "someone
+    filled in the violence section" is itself what the category protects), a note. Their events are
+    not listed to viewers who may not read that category: not the section, not the person,
+    not when (`resolvers.record_loaders._AuditList`)."""
+    from models.situation import ATTACHMENT_ENTITY_TYPE, ENTITY_TYPE
+
+    return {
+        **{ENTITY_TYPE[s]: c for s, c in SITUATION_CATEGORY.items()},
+        **{ATTACHMENT_ENTITY_TYPE[s]: c for s, c in SITUATION_CATEGORY.items()},
+        # A note's events (created, pinned, deleted, by whom, when) are the notes' own
+        # metadata: the household reads its log, not its professionals' notes.
+        "Note": Category.NOTES,
+    }
 
 
 class DemandAction(StrEnum):

@@ -10,6 +10,8 @@ from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
 from auth.policy import Category
+from auth.policy import DeepSection as DeepSection
+from auth.policy import FlashCriterion as FlashCriterion
 from models.base import Base, text_enum, uuid_pk
 
 
@@ -18,38 +20,13 @@ class EvaluationKind(StrEnum):
     DEEP = "DEEP"
 
 
-# The category each kind of evaluation is written (and its content read) under.
+# The category each kind of evaluation is written (and its content read) under; the
+# criteria and sections (`FlashCriterion`, `DeepSection`, defined with the policy) each
+# have their own too (`auth.policy.FLASH_CRITERION_CATEGORY`, `DEEP_SECTION_CATEGORY`).
 EVALUATION_CATEGORY: dict[EvaluationKind, Category] = {
     EvaluationKind.FLASH: Category.FLASH_EVALUATION,
     EvaluationKind.DEEP: Category.EVALUATION,
 }
-
-
-class FlashCriterion(StrEnum):
-    """The vulnerability criteria a flash evaluation checks. Open question for the policy:
-    PREGNANCY, HEALTH_ISSUE, DISABILITY and VIOLENCE say in one word what the HEALTH and
-    VIOLENCE categories protect, yet they are read under FLASH_EVALUATION, which the
-    matrix opens to structures (who may read neither HEALTH nor VIOLENCE)."""
-
-    CHILDREN_UNDER_3 = "CHILDREN_UNDER_3"
-    PREGNANCY = "PREGNANCY"
-    HEALTH_ISSUE = "HEALTH_ISSUE"
-    DISABILITY = "DISABILITY"
-    ELDERLY = "ELDERLY"
-    VIOLENCE = "VIOLENCE"
-    STREET_TONIGHT = "STREET_TONIGHT"
-    NO_RESOURCES = "NO_RESOURCES"
-
-
-class DeepSection(StrEnum):
-    """The sections of a deep evaluation (the keys of its `sections` object)."""
-
-    HOUSING_PATH = "housingPath"
-    FAMILY_SITUATION = "familySituation"
-    RESOURCES = "resources"
-    HEALTH = "health"
-    SOCIAL_SUPPORT = "socialSupport"
-    RECOMMENDATION = "recommendation"
 
 
 SECTION_MAX = 10_000  # characters of one section's text

@@ -4,13 +4,24 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable, Iterable
 from datetime import UTC, date, datetime
 from enum import StrEnum
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from auth.policy import LOGGED_READS, Access, audited_fields
+from auth.policy import (
+    AUDITED_HOUSEHOLD_LINKS,
+    AUDITED_PARTS,
+    CRITERIA_FIELD,
+    LOGGED_READS,
+    RESTRICTED_KEY,
+    UNKNOWN_FIELD,
+    Access,
+    Category,
+    audited_fields,
+)
 from models import AuditEvent
 from resolvers.arguments import field_of
 from resolvers.context import Context
@@ -24,36 +35,123 @@ def actor(ctx: Context, user_id: uuid.UUID) -> Any:
     return now_or_later(ctx.loaders.user_by_id, user_id)
 
 
-MASKED = "restricted"
+MASKED = RESTRICTED_KEY
+
+
+def names_hidden_household(
+    entity_type: str, changes: dict[str, Any], linked_households: Iterable[uuid.UUID] | None
+) -> bool:
+    """Does the event name a household (a move's origin or destination) that the viewer
+    may not see (`linked_households`: those it may, `record_loaders.linked_households`)?"""
+    seen = {str(h) for h in linked_households or ()}
+    for name in AUDITED_HOUSEHOLD_LINKS.get(entity_type, ()):
+        change = changes.get(name) or {}
+        for side in ("before", "after"):
+            named = change.get(side)
+            if named is not None and str(named) not in seen:
+                return True
+    return False
 
 
 def visible_changes(
-    ctx: Context, entity_type: str, household_id: uuid.UUID | None, changes: dict[str, Any]
+    ctx: Context,
+    entity_type: str,
+    household_id: uuid.UUID | None,
+    changes: dict[str, Any],
+    linked_households: Iterable[uuid.UUID] | None = None,
 ) -> dict[str, Any]:
-    """`changes` as this viewer may see them: a field whose category (`audited_fields()`) the
-    viewer may not read becomes `{"restricted": "<CATEGORY>"}` (unknown fields: `"UNKNOWN"`),
-    saying that it changed, never what it was. Reading one of the logged categories here is
-    an access like any other (`LOGGED_READS`).
+    """`changes` as this viewer may see them:
+    - a field whose category (`audited_fields()`) the viewer may read shows its before and
+      after; reading a logged category (`LOGGED_READS`) here is an access like any other;
+    - the fields of a category it may not read are left out, and the category is listed,
+      once, under `"restricted"` (`["HEALTH", "NOTES"]`; a field the policy does not know:
+      `"UNKNOWN"`): something of that category changed, not which field, nor from what
+      to what;
+    - a field split by the categories of its parts (`AUDITED_PARTS`) shows the parts the
+      viewer may read: an evaluation's `criteria` as `criteria`, `healthCriteria` and
+      `violenceCriteria` (the fields of `Evaluation`), its `sections` without the
+      sections the viewer may not read. Every part's category counts as changed whenever
+      the field did, whatever it holds (a HEALTH marker only when a health criterion was
+      checked would say that one was);
+    - a field naming another household (`AUDITED_HOUSEHOLD_LINKS`: where a member went,
+      where she came from) shows only when that household is in `linked_households`
+      (those of the event the viewer may see, `resolvers.record_loaders
+      .linked_households`), else it is left out.
 
     Threat stopped: the change log, readable by more viewers than the data it records (the
-    household reads it, not its notes), serving that data in its before/after values."""
+    household reads it, not its notes; the SIAO, not its health), serving that data in its
+    before/after values, in the names of the fields that changed (a `dueDate` that changed
+    says a pregnancy), in a criterion, or in the id of the household a member fled to."""
     viewer = ctx.authenticated
     fields = audited_fields().get(entity_type, {})
+    links = AUDITED_HOUSEHOLD_LINKS.get(entity_type, ())
+    linked = {str(h) for h in linked_households or ()}
+    restricted: set[str] = set()
+    read: set[Category] = set()
+
+    def readable(category: Category | None) -> bool:
+        if category is None:
+            return True
+        if viewer.may(category, Access.READ):
+            read.add(category)
+            return True
+        restricted.add(category.value)
+        return False
+
     shown: dict[str, Any] = {}
     for name, change in changes.items():
         if name not in fields:
-            shown[name] = {MASKED: "UNKNOWN"}
+            restricted.add(UNKNOWN_FIELD)
+        elif not readable(fields[name]):
             continue
-        category = fields[name]
-        if category is None:
-            shown[name] = change
-        elif viewer.may(category, Access.READ):
-            if category in LOGGED_READS and household_id is not None:
-                ctx.note_access(household_id, category)
-            shown[name] = change
+        elif (entity_type, name) in AUDITED_PARTS:
+            shown |= _parts(entity_type, name, change, readable)
+        elif name in links:
+            if all(_named(v) <= linked for v in (change.get("before"), change.get("after"))):
+                shown[name] = change
         else:
-            shown[name] = {MASKED: category.value}
+            shown[name] = change
+    if household_id is not None:
+        for category in sorted(read & LOGGED_READS):
+            ctx.note_access(household_id, category)
+    if restricted:
+        shown[RESTRICTED_KEY] = sorted(restricted)
     return shown
+
+
+def _named(value: Any) -> set[str]:
+    """The household ids a link field's value names."""
+    return set() if value is None else {str(value)}
+
+
+def _parts(
+    entity_type: str, name: str, change: dict[str, Any], readable: Callable[[Category], bool]
+) -> dict[str, Any]:
+    """A field split by the categories of its parts (`visible_changes`)."""
+    parts = AUDITED_PARTS[(entity_type, name)]
+    sides = ("before", "after")
+    if (entity_type, name) == ("Evaluation", "criteria"):
+        # one list per category, under the name of its field of `Evaluation`
+        return {
+            field: {
+                side: None
+                if change.get(side) is None
+                else [c for c in change[side] if parts.get(c) is category]
+                for side in sides
+            }
+            for category, field in CRITERIA_FIELD.items()
+            if readable(category)
+        }
+    # an object of parts (a deep evaluation's sections): without the unreadable ones
+    kept = {part for part, category in parts.items() if readable(category)}
+    return {
+        name: {
+            side: None
+            if change.get(side) is None
+            else {k: v for k, v in change[side].items() if k in kept}
+            for side in sides
+        }
+    }
 
 
 TEXT_MAX = 200

@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
+from auth.policy import DEEP_SECTION_CATEGORY, LOGGED_READS, Access, DeepSection
 from models import EvaluationKind
 from resolvers.context import Context
 from resolvers.household import child_page
@@ -30,3 +31,23 @@ def evaluations(
 
 def latest(ctx: Context, household_id: uuid.UUID, kind: EvaluationKind) -> Any:
     return now_or_later(ctx.loaders.latest_evaluation, (household_id, kind))
+
+
+def readable_sections(
+    ctx: Context, household_id: uuid.UUID, sections: dict[str, str] | None
+) -> dict[str, str] | None:
+    """A deep evaluation's sections (`Evaluation.sections`) without those whose category
+    (`auth.policy.DEEP_SECTION_CATEGORY`) the viewer may not read, whether they were filled
+    in or not. Reading them is an access to each logged category the viewer may read,
+    logged whatever the sections hold (which ones were filled in is content too).
+
+    Threat stopped: the `health` section of a deep evaluation served, inside the one JSON
+    value that EVALUATION opens, to readers of EVALUATION who may not read HEALTH (the
+    SIAO, structures)."""
+    if sections is None:
+        return None
+    viewer = ctx.authenticated
+    readable = {s.value for s, c in DEEP_SECTION_CATEGORY.items() if viewer.may(c, Access.READ)}
+    for category in {DEEP_SECTION_CATEGORY[DeepSection(s)] for s in readable} & LOGGED_READS:
+        ctx.note_access(household_id, category)
+    return {name: text for name, text in sections.items() if name in readable}

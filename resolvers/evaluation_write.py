@@ -5,6 +5,14 @@ One mutation records both kinds, which the rights matrix treats as two categorie
 EVALUATION, the deep one: accompanying social workers only). The mutation declares both
 (`@writes` twice) and lets in whoever may write either; the kind given then decides,
 here, which one the viewer needs (FORBIDDEN otherwise, before anything is read).
+
+What a flash evaluation says is read under more categories than it is written under: its
+HEALTH and VIOLENCE criteria (`auth.policy.FLASH_CRITERION_CATEGORY`) only by readers of
+those. Writing is not split: whoever may write FLASH_EVALUATION records every criterion
+they were told (the 115 operator hears "she is pregnant" on the phone and checks
+PREGNANCY, though the SIAO may not read HEALTH); the payload then shows them the
+criteria they may read, like any other read. Likewise a deep evaluation is written whole
+by whoever may write EVALUATION, and each section is read under its own category.
 """
 
 from __future__ import annotations

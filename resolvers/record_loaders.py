@@ -7,9 +7,10 @@ SQL."""
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import (
     ColumnElement,
@@ -18,24 +19,49 @@ from sqlalchemy import (
     Table,
     Text,
     and_,
+    case,
     exists,
     false,
     func,
     literal,
     literal_column,
     not_,
+    null,
     or_,
     select,
 )
+from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.dialects.postgresql import UUID as PG_UUID
 
-from auth.policy import Access, audited_fields
-from models import AccessEvent, AuditEvent, Evaluation, EvaluationKind, Note, NotePerson
+from auth.policy import (
+    AUDITED_HOUSEHOLD_LINKS,
+    AUDITED_PARTS,
+    LOGGED_READS,
+    Access,
+    Category,
+    audited_entity_categories,
+    audited_fields,
+)
+from auth.viewer import Viewer
+from auth.visibility import may_load
+from models import (
+    AccessEvent,
+    AuditEvent,
+    Evaluation,
+    EvaluationKind,
+    Household,
+    Note,
+    NotePerson,
+)
 from models.note import SEARCH_CONFIGS
 from resolvers.loader_base import (
     ChildCountLoader,
     ChildList,
     ChildPageLoader,
     ConcernedPersonsLoader,
+    CountKey,
+    Page,
+    PageKey,
     ScopedByIdLoader,
     SqlLoader,
     one_per_key,
@@ -43,11 +69,17 @@ from resolvers.loader_base import (
 from resolvers.organisation_loaders import users_t
 from resolvers.pagination import decode_ranked_cursor, encode_ranked_cursor
 
+if TYPE_CHECKING:
+    from resolvers.context import Context
+
 evaluations_t: Table = Evaluation.__table__  # type: ignore[assignment]
+households_t: Table = Household.__table__  # type: ignore[assignment]
 
 
 class _EvaluationList(ChildList):
     """Filter: an `EvaluationKind`, or None for every kind."""
+
+    shows = "Evaluation"
 
     table = evaluations_t
 
@@ -64,6 +96,7 @@ class EvaluationCountByHouseholdLoader(_EvaluationList, ChildCountLoader):
 
 
 class EvaluationByIdLoader(ScopedByIdLoader):
+    shows = "Evaluation"
     table = evaluations_t
 
 
@@ -71,11 +104,13 @@ LatestKey = tuple[uuid.UUID, EvaluationKind]
 
 
 class LatestEvaluationLoader(SqlLoader[LatestKey, Row[Any] | None]):
+    shows = "Evaluation"
+
     """The latest evaluation of a kind for many households, in one statement: each
     (household, kind)'s evaluations numbered newest first, the first kept (what DISTINCT
     ON does, without SQLAlchemy 2.1's `distinct_on`)."""
 
-    async def batch_load_fn(self, keys: list[LatestKey]) -> list[Row[Any] | None]:
+    async def load_batch(self, keys: list[LatestKey]) -> list[Row[Any] | None]:
         t = evaluations_t
         newest = (
             func.row_number()
@@ -121,6 +156,7 @@ class _NoteList(ChildList):
     the request's instant (`Context.now`, a parameter of the SQL): a pin past its date
     counts no more, without anything clearing it."""
 
+    shows = "Note"
     table = notes_t
 
     def pinned_now(self) -> ColumnElement[bool]:
@@ -179,7 +215,9 @@ class NoteCountByHouseholdLoader(_NoteList, ChildCountLoader):
 class NoteByIdLoader(SqlLoader[uuid.UUID, Row[Any] | None]):
     """A deleted note reads as not found."""
 
-    async def batch_load_fn(self, keys: list[uuid.UUID]) -> list[Row[Any] | None]:
+    shows = "Note"
+
+    async def load_batch(self, keys: list[uuid.UUID]) -> list[Row[Any] | None]:
         t = notes_t
         stmt = select(t).where(
             t.c.id.in_(keys),
@@ -218,22 +256,114 @@ def _like(words: str) -> str:
     return f"%{escaped}%"
 
 
-class _AuditList(ChildList):
-    """Change-log events narrowed by an `AuditFilter`. `text` is looked for, accents and
-    case ignored, in the action, the kind of record, the actor's name, and the before and
-    after values of the fields the viewer may read (`audited_fields()`) and of no other:
-    otherwise which events match would tell what a masked value contains."""
+@dataclass(frozen=True, slots=True)
+class Readable:
+    """A recorded field the viewer may read (`_AuditList.readable_fields`): its entity type
+    and name, its category (None: not personal), and the parts of its value to leave out
+    (`auth.policy.AUDITED_PARTS`: criteria or sections of categories the viewer may not
+    read)."""
 
+    entity_type: str
+    name: str
+    category: Category | None
+    hidden_parts: tuple[str, ...] = ()
+
+
+def readable_fields(viewer: Viewer) -> list[Readable]:
+    """The recorded fields whose values this viewer may read (and so search), without the
+    fields naming another household (`AUDITED_HOUSEHOLD_LINKS`: a search on their values
+    would spell out, character by character, the id of a household the viewer may not
+    see)."""
+    out: list[Readable] = []
+    for entity, fields in audited_fields().items():
+        links = AUDITED_HOUSEHOLD_LINKS.get(entity, ())
+        for name, category in fields.items():
+            if name in links or (category is not None and not viewer.may(category, Access.READ)):
+                continue
+            parts = AUDITED_PARTS.get((entity, name), {})
+            hidden = tuple(p for p, c in parts.items() if not viewer.may(c, Access.READ))
+            out.append(Readable(entity, name, category, hidden))
+    return out
+
+
+def hidden_entity_types(viewer: Viewer) -> list[str]:
+    """The entity types whose events this viewer does not list: those whose existence has
+    a category it may not read (`auth.policy.audited_entity_categories`)."""
+    return sorted(
+        entity
+        for entity, category in audited_entity_categories().items()
+        if not viewer.may(category, Access.READ)
+    )
+
+
+def linked_households(ctx: Context) -> Any:
+    """A column of the change log's rows: the households named by an event's fields
+    (`AUDITED_HOUSEHOLD_LINKS`, a move's origin or destination) that this viewer may see,
+    by the household's own rule (what `HouseholdByIdLoader` applies: `may_load`, then the
+    row scope), computed in the same statement as the rows (no statement more, whatever
+    the page holds); `resolvers.audit.visible_changes` shows a link only to a household
+    listed here.
+
+    Threat stopped: the household a member left reading, in its MOVE_OUT entry, the id of
+    the (protected) household she went to."""
+    t = audit_t
+    links = [(entity, name) for entity, names in AUDITED_HOUSEHOLD_LINKS.items() for name in names]
+    if not links or not may_load(ctx.authenticated, "Household"):
+        return null().label("linked_households")
+    h = households_t.alias("linked")
+    named = [
+        t.c.changes[name][side].astext.cast(PG_UUID(as_uuid=True))
+        for _, name in links
+        for side in ("before", "after")
+    ]
+    found = (
+        select(func.array_agg(h.c.id))
+        .where(h.c.id.in_(named), ctx.scope.households(h))
+        .scalar_subquery()
+    )
+    return case((t.c.entity_type.in_(sorted({e for e, _ in links})), found), else_=null()).label(
+        "linked_households"
+    )
+
+
+def names_hidden_household(ctx: Context) -> ColumnElement[bool]:
+    """Predicate over the change log's rows: the event names a household (a move's origin
+    or destination) that this viewer may not see. Such an event does not say who did it
+    (`resolvers.audit.shown_actor`), and its actor is not matched by the `actor` and `text`
+    filters: the one who moved her sees where she went, so naming them would point there.
+    """
+    t = audit_t
+    links = [(entity, name) for entity, names in AUDITED_HOUSEHOLD_LINKS.items() for name in names]
+    if not links:
+        return false()
+    named = [
+        t.c.changes[name][side].astext.cast(PG_UUID(as_uuid=True))
+        for _, name in links
+        for side in ("before", "after")
+    ]
+    if may_load(ctx.authenticated, "Household"):
+        visible = ctx.scope.household_ids()
+        unseen = [and_(n.is_not(None), n.not_in(visible)) for n in named]
+    else:
+        unseen = [n.is_not(None) for n in named]
+    return and_(t.c.entity_type.in_(sorted({e for e, _ in links})), or_(*unseen))
+
+
+class _AuditList(ChildList):
+    """Change-log events narrowed by an `AuditFilter`, without the events this viewer does
+    not list (`hidden_entity_types`: in the SQL, so pages and `totalCount` agree). `text`
+    is looked for, accents and case ignored, in the action, the kind of record, the
+    actor's name, and the before and after values of the fields the viewer may read
+    (`readable_fields`, their unreadable parts left out) and of no other: otherwise which
+    events match would tell what a masked value contains. Looking into values is reading
+    them: a text filter writes the access event of every logged category it looked into
+    (`note_text_reads`), as reading those values would."""
+
+    shows = "AuditEvent"
     table = audit_t
 
-    def readable_fields(self) -> list[tuple[str, str]]:
-        viewer = self.ctx.authenticated
-        return [
-            (entity, name)
-            for entity, fields in audited_fields().items()
-            for name, category in fields.items()
-            if category is None or viewer.may(category, Access.READ)
-        ]
+    def readable_fields(self) -> list[Readable]:
+        return readable_fields(self.ctx.authenticated)
 
     def text_condition(self, words: str) -> ColumnElement[bool]:
         t = self.table
@@ -243,27 +373,60 @@ class _AuditList(ChildList):
             matched: ColumnElement[bool] = func.unaccent(expression).ilike(pattern)
             return matched
 
+        def value(field: Readable, side: str) -> Any:
+            if not field.hidden_parts:
+                return t.c.changes[field.name][side].astext
+            # jsonb - text[]: the value without those array elements or object keys (a
+            # null or a scalar has no parts, and the operator refuses it)
+            whole = t.c.changes[field.name][side]
+            kept = whole.op("-")(literal(list(field.hidden_parts), ARRAY(Text())))
+            composite = func.jsonb_typeof(whole).in_(("array", "object"))
+            return case((composite, kept.cast(Text())), else_=whole.astext)
+
         in_values = [
             and_(
-                t.c.entity_type == entity,
-                or_(
-                    found(t.c.changes[name]["before"].astext),
-                    found(t.c.changes[name]["after"].astext),
-                ),
+                t.c.entity_type == field.entity_type,
+                or_(found(value(field, "before")), found(value(field, "after"))),
             )
-            for entity, name in self.readable_fields()
+            for field in self.readable_fields()
         ]
         actors = select(users_t.c.id).where(found(users_t.c.display_name))
-        return or_(found(t.c.action), found(t.c.entity_type), t.c.actor_id.in_(actors), *in_values)
+        by_actor = and_(t.c.actor_id.in_(actors), not_(names_hidden_household(self.ctx)))
+        return or_(found(t.c.action), found(t.c.entity_type), by_actor, *in_values)
+
+    def note_text_reads(self, keys: Sequence[PageKey | CountKey]) -> None:
+        """The access events of a text filter: for each household whose log it searched,
+        each logged category (`LOGGED_READS`) of the values it looked into."""
+        searched = {
+            k.parent_id for k in keys if isinstance(k.filter, AuditFilter) and k.filter.text
+        }
+        if not searched:
+            return
+        categories: set[Category] = set()
+        for field in self.readable_fields():
+            if field.category is not None:
+                categories.add(field.category)
+            parts = AUDITED_PARTS.get((field.entity_type, field.name), {})
+            categories |= {c for p, c in parts.items() if p not in field.hidden_parts}
+        for household_id in sorted(searched):
+            for category in sorted(categories & LOGGED_READS):
+                self.ctx.note_access(household_id, category)
+
+    def extra_columns(self) -> list[Any]:
+        return [linked_households(self.ctx)]
 
     def conditions(self, filter: Any) -> list[Any]:
-        if filter is None:
-            return []
-        assert isinstance(filter, AuditFilter)
         t = self.table
         out: list[Any] = []
+        hidden = hidden_entity_types(self.ctx.authenticated)
+        if hidden:
+            out.append(t.c.entity_type.not_in(hidden))
+        if filter is None:
+            return out
+        assert isinstance(filter, AuditFilter)
         if filter.actor is not None:
             out.append(t.c.actor_id == filter.actor)
+            out.append(not_(names_hidden_household(self.ctx)))
         if filter.entity_type:
             out.append(t.c.entity_type == filter.entity_type)
         if filter.action:
@@ -280,13 +443,58 @@ class _AuditList(ChildList):
 class AuditPagesByHouseholdLoader(_AuditList, ChildPageLoader):
     time_column = "at"
 
+    async def load_batch(self, keys: list[PageKey]) -> list[Page]:
+        self.note_text_reads(keys)
+        return await super().load_batch(keys)
+
 
 class AuditCountByHouseholdLoader(_AuditList, ChildCountLoader):
-    pass
+    async def load_batch(self, keys: list[CountKey]) -> list[int]:
+        self.note_text_reads(keys)
+        return await super().load_batch(keys)
 
 
 class AuditEventByIdLoader(ScopedByIdLoader):
+    shows = "AuditEvent"
     table = audit_t
+
+    async def load_batch(self, keys: list[uuid.UUID]) -> list[Row[Any] | None]:
+        """Like the list: no event the viewer does not list, and the linked households."""
+        t = self.table
+        stmt = select(t, linked_households(self.ctx)).where(
+            t.c.id.in_(keys), t.c.household_id.in_(self.ctx.scope.household_ids())
+        )
+        hidden = hidden_entity_types(self.ctx.authenticated)
+        if hidden:
+            stmt = stmt.where(t.c.entity_type.not_in(hidden))
+        return one_per_key(await self.rows(stmt), keys)
+
+
+class LastActivityLoader(SqlLoader[uuid.UUID, datetime | None]):
+    """When each household's record last changed in a way the viewer may see: the latest
+    change-log event whose kind of record the viewer may list (`hidden_entity_types`), in
+    one statement per batch. Only asked for viewers with hidden kinds
+    (`resolvers.household.last_activity`); others read the household's own column.
+
+    Threat stopped: `lastActivityAt` moving to the instant of a save nobody shows this
+    viewer (a HEALTH section for the SIAO, a note for the household): a timestamp that
+    moves with no visible event says what was saved, and when."""
+
+    shows = "Household"
+
+    async def load_batch(self, keys: list[uuid.UUID]) -> list[datetime | None]:
+        t = audit_t
+        stmt = (
+            select(t.c.household_id, func.max(t.c.at).label("at"))
+            .where(
+                t.c.household_id.in_(keys),
+                t.c.household_id.in_(self.ctx.scope.household_ids()),
+                t.c.entity_type.not_in(hidden_entity_types(self.ctx.authenticated)),
+            )
+            .group_by(t.c.household_id)
+        )
+        found = {row.household_id: row.at for row in await self.rows(stmt)}
+        return [found.get(key) for key in keys]
 
 
 # --- who read the record -----------------------------------------------------------------
@@ -295,9 +503,11 @@ access_t: Table = AccessEvent.__table__  # type: ignore[assignment]
 
 
 class AccessPagesByHouseholdLoader(ChildPageLoader):
+    shows = "AccessEvent"
     table = access_t
     time_column = "at"
 
 
 class AccessCountByHouseholdLoader(ChildCountLoader):
+    shows = "AccessEvent"
     table = access_t

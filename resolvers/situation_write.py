@@ -119,10 +119,19 @@ class FieldChange:
 
 
 async def changes_since(
-    session: AsyncSession, ctx: Context, record: SituationRecord, version: int
+    session: AsyncSession,
+    ctx: Context,
+    record: SituationRecord,
+    version: int,
+    through: uuid.UUID,
 ) -> list[FieldChange]:
     """What the saves after `version` changed, oldest first, as the change log shows them
-    to this viewer."""
+    to this viewer (`audit.visible_changes`). Reading them is logged as an access through
+    `through`, the household being edited: a person's section follows her, and a save made
+    while she belonged to another household must not write, into that household's access
+    log, who follows her now. A masked field is not listed: its name is
+    what the mask hides (who may write a section may read its category, so only a field
+    the policy does not know would be)."""
     after = AuditEvent.changes["version"]["after"].astext.cast(Integer)
     events = await session.scalars(
         select(AuditEvent)
@@ -131,16 +140,16 @@ async def changes_since(
     )
     out: list[FieldChange] = []
     for event in events:
-        shown = audit.visible_changes(ctx, event.entity_type, event.household_id, event.changes)
+        shown = audit.visible_changes(ctx, event.entity_type, through, event.changes)
         saved = int(event.changes["version"]["after"])
         for name, change in shown.items():
-            if name == "version":
+            if name in ("version", audit.MASKED):
                 continue
             out.append(
                 FieldChange(
                     field=name,
-                    before=change.get("before") if "before" in change else change,
-                    after=change.get("after") if "after" in change else change,
+                    before=change.get("before"),
+                    after=change.get("after"),
                     at=event.at,
                     actor_id=event.actor_id,
                     version=saved,
@@ -203,7 +212,9 @@ async def update_situation(
                         "`changesSince` lists what they changed.",
                         ["expectedVersion"],
                         current_version=current,
-                        changes=await changes_since(session, ctx, record, expected_version),
+                        changes=await changes_since(
+                            session, ctx, record, expected_version, household.id
+                        ),
                     )
                 )
             stored = dict(record.data) if record is not None else {}

@@ -31,6 +31,8 @@ class AuditEvent(Node):
     recorded: strawberry.Private[dict[str, Any]]
     actor_id: strawberry.Private[uuid.UUID | None]
     household_id: strawberry.Private[uuid.UUID | None]
+    # the households named by the event's fields that the viewer may see (the loaders')
+    linked_households: strawberry.Private[tuple[uuid.UUID, ...]]
 
     @property
     def household_key(self) -> uuid.UUID | None:
@@ -38,18 +40,37 @@ class AuditEvent(Node):
 
     @sensitive(
         Category.AUDIT,
-        'Field-level changes: `{"field": {"before": ..., "after": ...}}`. A field whose '
-        'category you may not read shows as `{"restricted": "<CATEGORY>"}`: it '
-        "changed, but not from what to what.",
+        'Field-level changes: `{"field": {"before": ..., "after": ...}}`, each field shown '
+        "only if you may read its category. The fields of a category you may not read are "
+        'left out and the category is listed once under `"restricted"` (e.g. '
+        '`{"status": {...}, "restricted": ["HEALTH", "NOTES"]}`; `"UNKNOWN"` for a field '
+        "the policy does not know): something of that category changed, not which field, "
+        "nor from what to what. An evaluation's criteria show as `criteria`, "
+        "`healthCriteria` and `violenceCriteria`, and its `sections` without those you "
+        "may not read, as the fields of `Evaluation` do. A move's `toHousehold` or "
+        "`fromHousehold` shows only when you may see that household. The saves and "
+        "attachments of a situation section whose category you may not read are not in "
+        "the log you are shown at all (which section of which person was filled in, and "
+        "when, is what the category protects).",
     )
     def changes(self, info: strawberry.Info) -> JSON | None:
         return resolve.visible_changes(  # type: ignore[return-value]
-            info.context, self.entity_type, self.household_id, self.recorded
+            info.context,
+            self.entity_type,
+            self.household_id,
+            self.recorded,
+            self.linked_households,
         )
 
-    @sensitive(Category.AUDIT, "Who did it; null for changes made by the system.")
+    @sensitive(
+        Category.AUDIT,
+        "Who did it; null for changes made by the system, and for an event that names a "
+        "household you may not see (who moved her could point to where she went).",
+    )
     def actor(self, info: strawberry.Info) -> User | None:
-        if self.actor_id is None:
+        if self.actor_id is None or resolve.names_hidden_household(
+            self.entity_type, self.recorded, self.linked_households
+        ):
             return None
         return then(resolve.actor(info.context, self.actor_id), user_from_row)  # type: ignore[no-any-return]
 
@@ -77,7 +98,10 @@ class AuditFilter:
         default=None,
         description="Words to find (case and accents ignored) in the action, the kind of "
         "record, the actor's name, or a before/after value you may read (never in a masked "
-        "one). At most 200 characters.",
+        "one, nor in the id of another household). Looking into values is reading them: "
+        "the access log records, for each household whose log is searched, a read of "
+        "every logged category (HEALTH, VIOLENCE, ...) of the values you may read. At most "
+        "200 characters.",
     )
 
 
@@ -93,4 +117,5 @@ def audit_event_from_row(row: Row[Any] | None) -> AuditEvent | None:
         recorded=row.changes,
         actor_id=row.actor_id,
         household_id=row.household_id,
+        linked_households=tuple(getattr(row, "linked_households", None) or ()),
     )

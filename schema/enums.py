@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 import strawberry
 
-from auth.policy import ROLE_DESCRIPTIONS
+from auth.policy import FLASH_CRITERION_CATEGORY, ROLE_DESCRIPTIONS
 from auth.policy import Role as _Role
 from models import DemandKind as _DemandKind
 from models import DemandStatus as _DemandStatus
@@ -177,16 +177,20 @@ else:
     )
     FlashCriterion = described_enum(
         _FlashCriterion,
-        "A vulnerability criterion checked in a flash evaluation.",
+        "A vulnerability criterion checked in a flash evaluation; each is read under its "
+        "own category (`Evaluation.criteria`, `healthCriteria`, `violenceCriteria`).",
         {
-            _FlashCriterion.CHILDREN_UNDER_3: "A child under 3 years old in the household.",
-            _FlashCriterion.PREGNANCY: "A pregnant member.",
-            _FlashCriterion.HEALTH_ISSUE: "A health problem needing care soon.",
-            _FlashCriterion.DISABILITY: "A member with a disability or reduced mobility.",
-            _FlashCriterion.ELDERLY: "A member aged 65 or more.",
-            _FlashCriterion.VIOLENCE: "Fleeing or exposed to violence.",
-            _FlashCriterion.STREET_TONIGHT: "Would sleep in the street tonight.",
-            _FlashCriterion.NO_RESOURCES: "No resources at all.",
+            criterion: f"{text} Category {FLASH_CRITERION_CATEGORY[criterion].value}."
+            for criterion, text in {
+                _FlashCriterion.CHILDREN_UNDER_3: "A child under 3 years old in the household.",
+                _FlashCriterion.PREGNANCY: "A pregnant member.",
+                _FlashCriterion.HEALTH_ISSUE: "A health problem needing care soon.",
+                _FlashCriterion.DISABILITY: "A member with a disability or reduced mobility.",
+                _FlashCriterion.ELDERLY: "A member aged 65 or more.",
+                _FlashCriterion.VIOLENCE: "Fleeing or exposed to violence.",
+                _FlashCriterion.STREET_TONIGHT: "Would sleep in the street tonight.",
+                _FlashCriterion.NO_RESOURCES: "No resources at all.",
+            }.items()
         },
     )
 

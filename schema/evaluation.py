@@ -10,7 +10,12 @@ import strawberry
 from sqlalchemy import Row
 from strawberry.scalars import JSON
 
-from auth.policy import Category
+from auth.policy import (
+    DEEP_SECTION_CATEGORY,
+    FLASH_CRITERION_CATEGORY,
+    Category,
+    DeepSection,
+)
 from models import EvaluationKind as _EvaluationKind
 from models import FlashCriterion as _FlashCriterion
 from resolvers import audit
@@ -36,10 +41,36 @@ SECTIONS_DOC = (
 )
 
 
+def _criteria_doc(category: Category) -> str:
+    mine = ", ".join(c.value for c, cat in FLASH_CRITERION_CATEGORY.items() if cat is category)
+    return (
+        f"Flash: the criteria checked of category {category.value} ({mine}), possibly "
+        "none; null for a deep one. Each criterion is read under the category of what it "
+        "says, so a flash evaluation's criteria are split over `criteria`, "
+        "`healthCriteria` and `violenceCriteria`."
+    )
+
+
+def _section(section: DeepSection, description: str) -> Any:
+    """The typed field of one section of a deep evaluation, restricted to its category."""
+
+    def resolve_section(root: Evaluation) -> str | None:
+        return None if root.section_texts is None else root.section_texts.get(section.value)
+
+    return sensitive(
+        DEEP_SECTION_CATEGORY[section],
+        f"Deep: the `{section.value}` section, {description}; null when left empty, and "
+        "for a flash evaluation.",
+        resolver=resolve_section,
+    )
+
+
 @strawberry.type(
     description="An evaluation of a household: flash (vulnerability level and criteria, done "
     "in a minute) or deep (the social evaluation in sections). Never edited: a new "
-    "evaluation is recorded instead, so the list of them is the history."
+    "evaluation is recorded instead, so the list of them is the history. Its content "
+    "carries its own categories: a criterion or a section that says what HEALTH or "
+    "VIOLENCE protects is read only by readers of that category."
 )
 class Evaluation(Node):
     kind: EvaluationKind = strawberry.field(description="Flash or deep.")
@@ -48,21 +79,39 @@ class Evaluation(Node):
         "Flash: the vulnerability level, from 1 (low) to 4 (very high); null for a deep one.",
     )
     criteria: list[FlashCriterion] | None = sensitive(
-        Category.FLASH_EVALUATION,
-        "Flash: the vulnerability criteria checked (possibly none); null for a deep one.",
+        Category.FLASH_EVALUATION, _criteria_doc(Category.FLASH_EVALUATION)
     )
-    sections: JSON | None = sensitive(
-        Category.EVALUATION,
-        f"Deep: {SECTIONS_DOC}; sections left empty are absent. Null for a flash one.",
+    health_criteria: list[FlashCriterion] | None = sensitive(
+        Category.HEALTH, _criteria_doc(Category.HEALTH)
     )
+    violence_criteria: list[FlashCriterion] | None = sensitive(
+        Category.VIOLENCE, _criteria_doc(Category.VIOLENCE)
+    )
+    housing_path = _section(DeepSection.HOUSING_PATH, "the housing path (parcours logement)")
+    family_situation = _section(DeepSection.FAMILY_SITUATION, "the family situation")
+    resources = _section(DeepSection.RESOURCES, "the resources (BUDGET)")
+    health = _section(DeepSection.HEALTH, "the health situation (HEALTH)")
+    social_support = _section(DeepSection.SOCIAL_SUPPORT, "the social support")
+    recommendation = _section(DeepSection.RECOMMENDATION, "the evaluator's recommendation")
     created_at: datetime = strawberry.field(description="When it was recorded.")
     row_id: strawberry.Private[uuid.UUID]
     household_id: strawberry.Private[uuid.UUID]
     author_id: strawberry.Private[uuid.UUID | None]
+    section_texts: strawberry.Private[dict[str, str] | None]
 
     @property
     def household_key(self) -> uuid.UUID:
         return self.household_id
+
+    @sensitive(
+        Category.EVALUATION,
+        f"Deep: {SECTIONS_DOC}; sections left empty are absent, and so are the sections "
+        "whose category you may not read (each section has its own: see the typed "
+        "fields, e.g. `health`, which answers FORBIDDEN to who may not read HEALTH). "
+        "Null for a flash one.",
+    )
+    def sections(self, info: strawberry.Info) -> JSON | None:
+        return resolve.readable_sections(info.context, self.household_id, self.section_texts)  # type: ignore[return-value]
 
     @strawberry.field(description="Who recorded it.")
     def author(self, info: strawberry.Info) -> User | None:
@@ -77,6 +126,16 @@ class Evaluation(Node):
         return then(load_household(info.context, self.household_id), household_from_row)  # type: ignore[no-any-return]
 
 
+def _criteria(row: Row[Any], category: Category) -> list[FlashCriterion] | None:
+    if row.criteria is None:
+        return None
+    return [
+        to_schema(FlashCriterion, c)
+        for c in row.criteria
+        if FLASH_CRITERION_CATEGORY[_FlashCriterion(c)] is category
+    ]
+
+
 def evaluation_from_row(row: Row[Any] | None) -> Evaluation | None:
     if row is None:
         return None
@@ -84,14 +143,14 @@ def evaluation_from_row(row: Row[Any] | None) -> Evaluation | None:
         id=encode_id("Evaluation", row.id),
         kind=to_schema(EvaluationKind, row.kind),
         vulnerability_level=row.vulnerability_level,
-        criteria=(
-            None if row.criteria is None else [to_schema(FlashCriterion, c) for c in row.criteria]
-        ),
-        sections=row.sections,
+        criteria=_criteria(row, Category.FLASH_EVALUATION),
+        health_criteria=_criteria(row, Category.HEALTH),
+        violence_criteria=_criteria(row, Category.VIOLENCE),
         created_at=row.created_at,
         row_id=row.id,
         household_id=row.household_id,
         author_id=row.created_by,
+        section_texts=row.sections,
     )
 
 
@@ -105,7 +164,11 @@ class RecordEvaluationInput:
         default=None, description="Flash: from 1 (low) to 4 (very high vulnerability)."
     )
     criteria: list[FlashCriterion] | None = strawberry.field(
-        default=None, description="Flash: the criteria checked (duplicates are ignored)."
+        default=None,
+        description="Flash: every criterion checked, whatever its category (duplicates are "
+        "ignored): who may record a flash evaluation records what they heard (a 115 "
+        "operator hears that a woman is pregnant), and then reads back only the criteria "
+        "of the categories they may read.",
     )
     sections: JSON | None = strawberry.field(
         default=None,

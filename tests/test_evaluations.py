@@ -19,11 +19,13 @@ from auth.settings import Settings
 from models.demo import FIRST_75_REFERENCE
 from tests.conftest import Run, http_client, one_row
 from tests.test_mutations import gid, snapshot
-from tests.test_rights import partner_token
+from tests.test_rights import forbidden_at, orient_to_chrs, partner_token
 
 Viewer = Callable[[str | None], Run]
 OPERATOR = "siao.75@demo.siao"
 ALPHA = "sw.alpha@demo.siao"  # accompanies 7500000001-40
+MANAGER = "manager.chrs@demo.siao"
+BENEFICIARY = "beneficiary@demo.siao"  # a member of 7500000001
 CLOSED = "7500000120"
 
 RECORD = """
@@ -366,3 +368,150 @@ async def test_evaluations_of_a_list_cost_the_same_for_5_and_50_households(
     assert any(e["node"]["deep"] for e in edges)
     assert small.extensions["sql"]["statements"] == large.extensions["sql"]["statements"]
     assert waits == []
+
+
+# --- content carries its own category --------------------------------------------------
+
+CRITERIA = """
+query ($id: ID!) { node(id: $id) { ... on Evaluation {
+  kind criteria healthCriteria violenceCriteria
+} } }"""
+RECORD_FLASH = """
+mutation ($input: RecordEvaluationInput!) {
+  recordEvaluation(input: $input) {
+    userErrors { code }
+    evaluation { id criteria healthCriteria violenceCriteria }
+  }
+}"""
+SECTIONS = """
+query ($id: ID!) { node(id: $id) { ... on Evaluation {
+  sections housingPath familySituation resources health socialSupport recommendation
+} } }"""
+
+FORBIDDEN = "FORBIDDEN"
+# viewer -> what it reads of a flash evaluation checking every kind of criterion:
+# criteria, healthCriteria, violenceCriteria (FORBIDDEN: null and a FORBIDDEN error)
+FLASH_SEEN: dict[str, tuple[Any, Any, Any]] = {
+    ALPHA: (["STREET_TONIGHT"], ["PREGNANCY", "DISABILITY"], ["VIOLENCE"]),
+    BENEFICIARY: (["STREET_TONIGHT"], ["PREGNANCY", "DISABILITY"], ["VIOLENCE"]),
+    OPERATOR: (["STREET_TONIGHT"], FORBIDDEN, ["VIOLENCE"]),
+    MANAGER: (["STREET_TONIGHT"], FORBIDDEN, FORBIDDEN),
+}
+
+
+async def let_the_chrs_see(as_user: Viewer, sql: asyncpg.Connection) -> None:
+    """Orients a demand of 7500000001 to the CHRS, whose manager then sees the household."""
+    demand = await one_row(
+        sql,
+        "SELECT d.id FROM demands d JOIN households h ON h.id = d.household_id "
+        "WHERE h.reference = $1 LIMIT 1",
+        FIRST_75_REFERENCE,
+    )
+    await orient_to_chrs(as_user(OPERATOR), sql, gid("Demand", demand["id"]))
+
+
+def seen(answer: Any, path: list[str | int], value: Any) -> Any:
+    """The value at the end of `path`, or FORBIDDEN when it is null with that error."""
+    if forbidden_at(answer, path):
+        assert value is None, path
+        return FORBIDDEN
+    return value
+
+
+async def test_health_and_violence_criteria_are_read_only_by_readers_of_their_category(
+    as_user: Viewer, sql: asyncpg.Connection
+) -> None:
+    """The 115 operator records what they hear (a pregnancy included), reads back only the
+    criteria the SIAO may read, and so does every viewer: a structure, which may read flash
+    evaluations but neither HEALTH nor VIOLENCE, learns neither."""
+    await let_the_chrs_see(as_user, sql)
+    household = await household_gid(sql, FIRST_75_REFERENCE)
+    criteria = ["VIOLENCE", "DISABILITY", "PREGNANCY", "STREET_TONIGHT"]
+    answer = await as_user(OPERATOR)(RECORD_FLASH, input=flash(household, 4, criteria=criteria))
+    assert answer.data is not None
+    result = answer.data["recordEvaluation"]
+    assert result["userErrors"] == []
+    evaluation = result["evaluation"]
+    assert evaluation["criteria"] == ["STREET_TONIGHT"]
+    assert evaluation["violenceCriteria"] == ["VIOLENCE"]
+    assert evaluation["healthCriteria"] is None
+    assert answer.codes == [FORBIDDEN]
+    assert forbidden_at(answer, ["recordEvaluation", "evaluation", "healthCriteria"])
+    stored = await sql.fetchval(
+        "SELECT criteria FROM evaluations WHERE id = $1", raw_id(evaluation["id"])
+    )
+    assert stored == ["PREGNANCY", "DISABILITY", "VIOLENCE", "STREET_TONIGHT"], "all recorded"
+
+    for login, expected in FLASH_SEEN.items():
+        answer = await as_user(login)(CRITERIA, id=evaluation["id"])
+        assert answer.data is not None, login
+        node = answer.data["node"]
+        assert node is not None, login
+        got = tuple(
+            seen(answer, ["node", field], node[field])
+            for field in ("criteria", "healthCriteria", "violenceCriteria")
+        )
+        assert got == expected, login
+        assert len(answer.errors) == list(expected).count(FORBIDDEN), login
+        if FORBIDDEN in expected:
+            assert "PREGNANCY" not in str(answer.data), login
+
+
+async def test_the_health_section_of_a_deep_evaluation_is_read_only_by_readers_of_health(
+    as_user: Viewer, sql: asyncpg.Connection
+) -> None:
+    await let_the_chrs_see(as_user, sql)
+    household = await household_gid(sql, FIRST_75_REFERENCE)
+    texts = {
+        "housingPath": "Hébergée chez sa sœur depuis mars.",
+        "resources": "RSA, 607 euros.",
+        "health": "Enceinte de cinq mois, suivie par la PMI.",
+        "recommendation": "Orientation vers un CHRS.",
+    }
+    recorded = await as_user(ALPHA)(RECORD, input=deep(household, texts))
+    assert recorded.data is not None
+    evaluation_id = recorded.data["recordEvaluation"]["evaluation"]["id"]
+    typed = [
+        "housingPath",
+        "familySituation",
+        "resources",
+        "health",
+        "socialSupport",
+        "recommendation",
+    ]
+    for login in (ALPHA, BENEFICIARY, OPERATOR, MANAGER):
+        answer = await as_user(login)(SECTIONS, id=evaluation_id)
+        assert answer.data is not None, login
+        node = answer.data["node"]
+        reads_health = login in (ALPHA, BENEFICIARY)
+        readable = {k: v for k, v in texts.items() if reads_health or k != "health"}
+        assert node["sections"] == readable, login
+        for field in typed:
+            assert node[field] == readable.get(field), (login, field)
+        assert forbidden_at(answer, ["node", "health"]) is not reads_health, login
+        assert answer.codes == ([] if reads_health else [FORBIDDEN]), login
+        if not reads_health:
+            assert "PMI" not in str(answer.data), login
+
+
+async def test_reading_the_sections_is_an_access_to_each_logged_category_of_a_section(
+    as_user: Viewer, sql: asyncpg.Connection
+) -> None:
+    household = await household_gid(sql, FIRST_75_REFERENCE)
+    recorded = await as_user(ALPHA)(RECORD, input=deep(household, {"recommendation": "CHRS."}))
+    assert recorded.data is not None
+    evaluation_id = recorded.data["recordEvaluation"]["evaluation"]["id"]
+    logged = (
+        "SELECT array_agg(DISTINCT a.category ORDER BY a.category) FROM access_events a "
+        "JOIN users u ON u.id = a.viewer_id WHERE u.login = $1 AND NOT a.id = ANY($2::uuid[])"
+    )
+    earlier = await sql.fetchval("SELECT coalesce(array_agg(id), '{}') FROM access_events")
+    for login in (ALPHA, OPERATOR):
+        answer = await as_user(login)(
+            "query ($id: ID!) { node(id: $id) { ... on Evaluation { sections } } }",
+            id=evaluation_id,
+        )
+        assert answer.errors == [], login
+    # whatever the evaluation holds (no health section here): its sections were read
+    assert await sql.fetchval(logged, ALPHA, earlier) == ["BUDGET", "EVALUATION", "HEALTH"]
+    assert await sql.fetchval(logged, OPERATOR, earlier) == ["BUDGET", "EVALUATION"]
