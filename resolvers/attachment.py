@@ -37,7 +37,7 @@ from resolvers.household_write import (
     bump_activity,
     clock,
 )
-from resolvers.loader_base import SqlLoader, many_per_key, one_per_key
+from resolvers.loader_base import ManyLoader, SqlLoader, many_per_key, one_per_key
 from resolvers.loaders import now_or_later
 from resolvers.situation_write import check_may_write, lock_owner, owner_problems
 
@@ -69,10 +69,12 @@ def readable_sections(ctx: Context) -> list[str]:
     return [s.value for s, c in SITUATION_CATEGORY.items() if viewer.may(c, Access.READ)]
 
 
-class AttachmentsByHouseholdLoader(SqlLoader[uuid.UUID, list[Row[Any]]]):
+class AttachmentsByHouseholdLoader(ManyLoader[uuid.UUID]):
     """A household's attachments, newest first, of the sections the viewer may read."""
 
-    async def batch_load_fn(self, keys: list[uuid.UUID]) -> list[list[Row[Any]]]:
+    shows = "Attachment"
+
+    async def load_batch(self, keys: list[uuid.UUID]) -> list[list[Row[Any]]]:
         t = attachments_t
         stmt = (
             select(t)
@@ -87,7 +89,9 @@ class AttachmentsByHouseholdLoader(SqlLoader[uuid.UUID, list[Row[Any]]]):
 
 
 class AttachmentByIdLoader(SqlLoader[uuid.UUID, Row[Any] | None]):
-    async def batch_load_fn(self, keys: list[uuid.UUID]) -> list[Row[Any] | None]:
+    shows = "Attachment"
+
+    async def load_batch(self, keys: list[uuid.UUID]) -> list[Row[Any] | None]:
         t = attachments_t
         stmt = select(t).where(
             t.c.id.in_(keys),

@@ -294,6 +294,11 @@ async def create_household(ctx: Context, territory: str, members: list[NewPerson
 async def lock_household(
     session: AsyncSession, ctx: Context, household_id: uuid.UUID, path: list[str]
 ) -> Household:
+    """The household, locked, if the viewer may see it; NOT_FOUND otherwise.
+
+    Threat stopped: a mutation that tells an out-of-scope household from a nonexistent one
+    (by its answer, or by running more statements): the scope predicate is in the one
+    statement that looks the id up, so both take the same path to the same NOT_FOUND."""
     household = await session.scalar(
         select(Household)
         .where(Household.id == household_id, ctx.scope.households(Household.__table__))
@@ -302,6 +307,22 @@ async def lock_household(
     if household is None:
         raise Refused(Problem(HouseholdErrorCode.NOT_FOUND, "No such household.", path))
     return household
+
+
+async def lock_households(
+    session: AsyncSession, ctx: Context, household_ids: list[uuid.UUID]
+) -> dict[uuid.UUID, Household]:
+    """Those of the households the viewer may see, locked in id order (no deadlock between
+    two writers locking the same ones), in ONE statement: whether an id is out of scope or
+    does not exist, and however the ids compare, the same statement runs (the caller says
+    NOT_FOUND for an id missing from the answer)."""
+    rows = await session.scalars(
+        select(Household)
+        .where(Household.id.in_(household_ids), ctx.scope.households(Household.__table__))
+        .order_by(Household.id)
+        .with_for_update()
+    )
+    return {household.id: household for household in rows}
 
 
 def check_version(household: Household, expected: int | None, path: list[str]) -> None:
@@ -335,6 +356,25 @@ async def open_membership(session: AsyncSession, person_id: uuid.UUID) -> Member
     membership: Membership | None = await session.scalar(
         select(Membership).where(
             Membership.person_id == person_id, func.upper_inf(Membership.validity)
+        )
+    )
+    return membership
+
+
+async def visible_membership(
+    session: AsyncSession, ctx: Context, person_id: uuid.UUID
+) -> Membership | None:
+    """The person's open membership if the viewer may see her (her current household is in
+    the row scope), else None: a person out of scope and one that does not exist read the
+    same, in the same one statement.
+
+    Threat stopped: a mutation naming a person of a household the viewer does not follow
+    learning where she lives (SAME_HOUSEHOLD, ALREADY_IN_HOUSEHOLD) or that she exists."""
+    membership: Membership | None = await session.scalar(
+        select(Membership).where(
+            Membership.person_id == person_id,
+            func.upper_inf(Membership.validity),
+            Membership.household_id.in_(ctx.scope.household_ids()),
         )
     )
     return membership

@@ -13,12 +13,13 @@ import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import exists, func, or_, select, update
 from sqlalchemy.dialects.postgresql import Range
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from auth.policy import DemandAction
+from auth.policy import DemandAction, Relationship
 from models import (
     Demand,
     DemandStatus,
@@ -50,31 +51,82 @@ class Acted:
 Effect = Callable[[AsyncSession, Demand, datetime], Awaitable[Acted]]
 
 
-async def _lock_demand(session: AsyncSession, ctx: Context, demand_id: uuid.UUID) -> Demand:
-    demand = await session.scalar(
-        select(Demand)
-        .where(Demand.id == demand_id, Demand.household_id.in_(ctx.scope.household_ids()))
-        .with_for_update()
+def _own_places(ctx: Context) -> Any:
+    """For a structure manager, the ids of their structure's places (None for others)."""
+    viewer = ctx.authenticated
+    if viewer.relationship is not Relationship.ORIENTED_OR_HOSTING:
+        return None
+    return select(Place.id).where(Place.organisation_id == viewer.organisation_id)
+
+
+def _own_structure(ctx: Context, action: DemandAction, by_orientation: bool) -> Any:
+    """For a structure manager, the predicate that keeps a lifecycle action to the
+    structure's own orientations and stays (None for other viewers): the orientation named,
+    or for a demand named, a stay (EXIT) or an orientation or stay at the structure.
+
+    Threat stopped: a structure acting on another structure's orientation or stay of a
+    household it also hosts or is oriented to (ending a stay elsewhere, deciding for
+    another structure): those read as nonexistent, in the statement that looks them up."""
+    own_places = _own_places(ctx)
+    if own_places is None:
+        return None
+    if by_orientation:
+        return Orientation.place_id.in_(own_places)
+    stayed = exists().where(Stay.demand_id == Demand.id, Stay.place_id.in_(own_places))
+    if action is DemandAction.EXIT:
+        return stayed
+    oriented = exists().where(
+        Orientation.demand_id == Demand.id, Orientation.place_id.in_(own_places)
     )
+    return or_(stayed, oriented)
+
+
+async def _lock_demand(
+    session: AsyncSession,
+    ctx: Context,
+    action: DemandAction,
+    demand_id: uuid.UUID | None,
+    orientation_id: uuid.UUID | None,
+) -> Demand:
+    """The demand, locked, found by its id or by one of its orientations' id, through the
+    row scope and (for a structure) the structure's own orientations and stays, in ONE
+    statement: an id the viewer may not act on and one that does not exist take the same
+    path to the same NOT_FOUND, before any other check."""
+    statement = select(Demand).where(Demand.household_id.in_(ctx.scope.household_ids()))
+    if orientation_id is not None:
+        statement = statement.join(Orientation, Orientation.demand_id == Demand.id).where(
+            Orientation.id == orientation_id
+        )
+        missing = Problem(DemandErrorCode.NOT_FOUND, "No such orientation.", ["orientationId"])
+    else:
+        statement = statement.where(Demand.id == demand_id)
+        missing = Problem(DemandErrorCode.NOT_FOUND, "No such demand.", ["demandId"])
+    own = _own_structure(ctx, action, orientation_id is not None)
+    if own is not None:
+        statement = statement.where(own)
+    demand = await session.scalar(statement.with_for_update(of=Demand))
     if demand is None:
-        raise Refused(Problem(DemandErrorCode.NOT_FOUND, "No such demand.", ["demandId"]))
+        raise Refused(missing)
     return demand
 
 
 async def act(
     ctx: Context,
     action: DemandAction,
-    demand_id: uuid.UUID,
+    demand_id: uuid.UUID | None,
     effect: Effect | None = None,
     expected_version: int | None = None,
+    *,
+    orientation_id: uuid.UUID | None = None,
 ) -> Acted:
-    """Run one lifecycle action on a demand, in one transaction."""
+    """Run one lifecycle action on a demand (named by its id, or by the id of one of its
+    orientations for a structure's decision and admission), in one transaction."""
     viewer = ctx.authenticated
     if not viewer.may_act(action):
         raise CodedError(ErrorCode.FORBIDDEN, "You may not do this to a demand.")
     try:
         async with ctx.transaction() as session:
-            demand = await _lock_demand(session, ctx, demand_id)
+            demand = await _lock_demand(session, ctx, action, demand_id, orientation_id)
             if expected_version is not None and demand.version != expected_version:
                 raise Refused(
                     Problem(
@@ -167,30 +219,50 @@ def propose(ctx: Context, place_id: uuid.UUID, comment: str | None) -> Effect:
 
 
 async def _managed_orientation(
-    session: AsyncSession, ctx: Context, demand: Demand, status: OrientationStatus
+    session: AsyncSession,
+    ctx: Context,
+    demand: Demand,
+    orientation_id: uuid.UUID,
+    status: OrientationStatus,
 ) -> Orientation:
-    """The demand's orientation in `status`, to a structure the viewer manages."""
-    orientation = await _open_orientation(session, demand, status)
-    managed = orientation is not None and await session.scalar(
-        select(Place.id).where(
-            Place.id == orientation.place_id,
-            Place.organisation_id == ctx.authenticated.organisation_id,
+    """The orientation named (already found through the scope and the viewer's structure
+    with its demand, `_lock_demand`), locked, if it is in `status`."""
+    orientation: Orientation | None = await session.scalar(
+        select(Orientation)
+        .where(
+            Orientation.id == orientation_id,
+            Orientation.demand_id == demand.id,
+            Orientation.place_id.in_(
+                select(Place.id).where(Place.organisation_id == ctx.authenticated.organisation_id)
+            ),
         )
+        .with_for_update()
     )
-    if orientation is None or not managed:
+    if orientation is None:  # only if it changed hands between the two statements
+        raise Refused(Problem(DemandErrorCode.NOT_FOUND, "No such orientation.", ["orientationId"]))
+    if orientation.status is not status:
         raise Refused(
             Problem(
-                DemandErrorCode.NOT_FOUND,
-                f"No {status.value.lower()} orientation of this demand to your structure.",
+                DemandErrorCode.INVALID_TRANSITION,
+                f"This orientation is {orientation.status.value}, not {status.value}.",
                 ["orientationId"],
+                current_status=demand.status.value,
             )
         )
     return orientation
 
 
-def decide(ctx: Context, accept: bool, reason: RefusalReason | None, comment: str | None) -> Effect:
+def decide(
+    ctx: Context,
+    orientation_id: uuid.UUID,
+    accept: bool,
+    reason: RefusalReason | None,
+    comment: str | None,
+) -> Effect:
     async def effect(session: AsyncSession, demand: Demand, at: datetime) -> Acted:
-        orientation = await _managed_orientation(session, ctx, demand, OrientationStatus.PROPOSED)
+        orientation = await _managed_orientation(
+            session, ctx, demand, orientation_id, OrientationStatus.PROPOSED
+        )
         orientation.status = OrientationStatus.ACCEPTED if accept else OrientationStatus.REFUSED
         orientation.refusal_reason = None if accept else reason
         orientation.comment = comment or orientation.comment
@@ -217,9 +289,11 @@ def decide(ctx: Context, accept: bool, reason: RefusalReason | None, comment: st
     return effect
 
 
-def admit(ctx: Context) -> Effect:
+def admit(ctx: Context, orientation_id: uuid.UUID) -> Effect:
     async def effect(session: AsyncSession, demand: Demand, at: datetime) -> Acted:
-        orientation = await _managed_orientation(session, ctx, demand, OrientationStatus.ACCEPTED)
+        orientation = await _managed_orientation(
+            session, ctx, demand, orientation_id, OrientationStatus.ACCEPTED
+        )
         # The vacancy was held since the proposal: the place is now occupied.
         await session.execute(
             update(Place)
@@ -273,11 +347,11 @@ def place_for_night(ctx: Context, place_id: uuid.UUID) -> Effect:
 
 def record_exit(ctx: Context, reason: ExitReason) -> Effect:
     async def effect(session: AsyncSession, demand: Demand, at: datetime) -> Acted:
-        stay = await session.scalar(
-            select(Stay)
-            .where(Stay.demand_id == demand.id, func.upper_inf(Stay.validity))
-            .with_for_update()
-        )
+        current = select(Stay).where(Stay.demand_id == demand.id, func.upper_inf(Stay.validity))
+        own_places = _own_places(ctx)
+        if own_places is not None:  # a structure ends its own stays only
+            current = current.where(Stay.place_id.in_(own_places))
+        stay = await session.scalar(current.with_for_update())
         if stay is None:
             raise Refused(
                 Problem(DemandErrorCode.NOT_FOUND, "No current stay for this demand.", ["demandId"])

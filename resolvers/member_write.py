@@ -26,10 +26,11 @@ from resolvers.household_write import (
     clock,
     insert_members,
     lock_household,
+    lock_households,
     new_household,
-    open_membership,
     person_problems,
     touch,
+    visible_membership,
 )
 
 
@@ -64,11 +65,20 @@ async def add_household_member(
             return Outcome(problems=problems)
     try:
         async with ctx.transaction() as session:
+            # Every id is looked up through the row scope before any other check.
             household = await lock_household(session, ctx, household_id, ["householdId"])
+            current = (
+                await visible_membership(session, ctx, existing_person_id)
+                if existing_person_id is not None
+                else None
+            )
+            if existing_person_id is not None and current is None:
+                raise Refused(
+                    Problem(HouseholdErrorCode.NOT_FOUND, "No such person.", ["personId"])
+                )
             check_version(household, expected_version, ["expectedVersion"])
-            if existing_person_id is not None:
-                current = await open_membership(session, existing_person_id)
-                if current is not None and current.household_id == household.id:
+            if current is not None:
+                if current.household_id == household.id:
                     raise Refused(
                         Problem(
                             HouseholdErrorCode.SAME_HOUSEHOLD,
@@ -101,19 +111,38 @@ async def move_household_member(
     expected_version: int | None,
 ) -> Outcome:
     """Close the person's open membership and open the new one at the same instant, in an
-    existing household or in a new one of the same territory."""
+    existing household or in a new one of the same territory.
+
+    Scope first: the statement that locks the person carries the row scope (she is seen
+    through her current household), so a person the viewer may not see and one that does
+    not exist take the same path to the same NOT_FOUND, before anything else is checked
+    (SAME_HOUSEHOLD would otherwise tell who lives where)."""
+    not_found = Problem(HouseholdErrorCode.NOT_FOUND, "No such person.", ["personId"])
     try:
         async with ctx.transaction() as session:
             # Lock the person first: concurrent moves of one person run one after the other
             # and each sees the previous one's result.
             locked = await session.scalar(
-                select(Person.id).where(Person.id == person_id).with_for_update()
+                select(Person.id)
+                .where(Person.id == person_id, ctx.scope.persons(Person.id))
+                .with_for_update()
             )
-            current = await open_membership(session, person_id) if locked else None
+            if locked is None:
+                raise Refused(not_found)
+            # Read after the lock (a move that held it is seen), through the scope again.
+            current = await visible_membership(session, ctx, person_id)
             if current is None:
+                raise Refused(not_found)
+            # Then both households, in id order, in one statement: the destination out of
+            # scope and a nonexistent one run the same statement to the same NOT_FOUND.
+            wanted = sorted({current.household_id, *([to_household_id] if to_household_id else [])})
+            held = await lock_households(session, ctx, wanted)
+            if to_household_id is not None and to_household_id not in held:
                 raise Refused(
-                    Problem(HouseholdErrorCode.NOT_FOUND, "No such person.", ["personId"])
+                    Problem(HouseholdErrorCode.NOT_FOUND, "No such household.", ["toHouseholdId"])
                 )
+            if current.household_id not in held:
+                raise Refused(not_found)
             if to_household_id == current.household_id:
                 raise Refused(
                     Problem(
@@ -122,12 +151,6 @@ async def move_household_member(
                         ["toHouseholdId"],
                     )
                 )
-            # Then the households, in id order (no deadlock between two moves).
-            wanted = sorted({current.household_id, *([to_household_id] if to_household_id else [])})
-            held = {}
-            for hid in wanted:
-                path = ["toHouseholdId"] if hid == to_household_id else ["personId"]
-                held[hid] = await lock_household(session, ctx, hid, path)
             source = held[current.household_id]
             target: Household | None = None
             if to_household_id is not None:

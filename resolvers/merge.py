@@ -12,12 +12,20 @@ Situation sections (activity, administrative, medico-social: one per person and 
 are not merged field by field: each section the kept record lacks moves to it; where both
 have the section, the kept record's stays and the duplicate's stays on the merged record,
 listed in the snapshot as kept apart (so nothing is lost, and an unmerge finds it there).
+Only sections (and attachments) of a category the actor may write move; the others stay on
+the merged record too (listed as not moved).
+Scope first: both records, and every record the merge would move or write about (all
+their memberships and those households, the demands and notes that concern them, their
+attachments), must lie within the actor's row scope; otherwise nothing happens and the
+answer is NOT_FOUND, the same, from the same statement, as for an id that does not exist
+(`merge_checks.within_scope`).
 The checks are in `resolvers.merge_checks`, the moves in `resolvers.merge_moves`.
 """
 
 from __future__ import annotations
 
 import uuid
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import select, update
@@ -26,7 +34,13 @@ from models import Attachment, Membership, Person, PersonMerge
 from resolvers import audit
 from resolvers.context import Context
 from resolvers.household_write import Problem, Refused, clock
-from resolvers.merge_checks import MergeErrorCode, inside, overlap, visible_person
+from resolvers.merge_checks import (
+    MergeErrorCode,
+    inside,
+    lock_mergeable,
+    overlap,
+    writable_sections,
+)
 from resolvers.merge_moves import (
     LINKS,
     close_emptied,
@@ -35,6 +49,15 @@ from resolvers.merge_moves import (
     move_sections,
     rehome_demands,
 )
+
+
+def anchor(memberships: list[Membership]) -> uuid.UUID | None:
+    """The household of the membership that started last: the one the person belongs to
+    now, or the last one (memberships of a person never overlap)."""
+    if not memberships:
+        return None
+    last = max(memberships, key=lambda m: m.validity.lower or datetime.min.replace(tzinfo=UTC))
+    return last.household_id
 
 
 async def merge_persons(
@@ -49,13 +72,9 @@ async def merge_persons(
         ]
     try:
         async with ctx.transaction() as session:
-            # Lock both records in id order (no deadlock with a merge the other way).
-            first, second = sorted([(keep_id, "keepId"), (merge_id, "mergeId")])
-            locked = {
-                pid: await visible_person(session, ctx, pid, field)
-                for pid, field in (first, second)
-            }
-            kept, merged = locked[keep_id], locked[merge_id]
+            # Scope first: both records, locked by the statement that also checks that they
+            # and everything a merge would move lie within the viewer's scope.
+            kept, merged = await lock_mergeable(session, ctx, keep_id, merge_id)
             at = await clock(session)
             ours = list(
                 (
@@ -124,13 +143,14 @@ async def merge_persons(
                 snapshot[moved_key], snapshot[dropped_key] = await move_links(
                     session, link, column, merged.id, kept.id
                 )
-            snapshot.update(await move_sections(session, merged.id, kept.id))
+            movable = writable_sections(ctx)
+            snapshot.update(await move_sections(session, merged.id, kept.id, movable))
             snapshot["repointed_attachments"] = [
                 str(a)
                 for a in (
                     await session.execute(
                         update(Attachment)
-                        .where(Attachment.person_id == merged.id)
+                        .where(Attachment.person_id == merged.id, Attachment.section.in_(movable))
                         .values(person_id=kept.id)
                         .returning(Attachment.id)
                     )
@@ -166,7 +186,10 @@ async def merge_persons(
                 snapshot=snapshot,
             )
             session.add(record)
-            for household_id in {m.household_id for m in theirs + ours}:
+            # Recorded where each record belongs now (or last): a household either of them
+            # left sees nothing written after they left (DOMAIN.md), not even that their
+            # record was merged.
+            for household_id in {h for h in (anchor(theirs), anchor(ours)) if h is not None}:
                 audit.record(
                     session,
                     ctx,

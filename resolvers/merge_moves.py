@@ -13,6 +13,7 @@ from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.dialects.postgresql import Range
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from auth.policy import SituationSection
 from models import (
     Demand,
     DemandPerson,
@@ -103,12 +104,17 @@ async def restore_links(
 
 
 async def move_sections(
-    session: AsyncSession, merged_id: uuid.UUID, kept_id: uuid.UUID
+    session: AsyncSession,
+    merged_id: uuid.UUID,
+    kept_id: uuid.UUID,
+    movable: list[SituationSection],
 ) -> dict[str, list[dict[str, Any]]]:
     """The duplicate's own situation sections (one per person and section): each one the
     survivor lacks moves to it, with the version it had (an unmerge refuses if it was
     saved since). Where both have the section, the survivor's stays and the duplicate's
-    stays on the merged record: "kept apart", explicitly, never merged field by field."""
+    stays on the merged record: "kept apart", explicitly, never merged field by field.
+    A section not in `movable` (a category the actor may not write) stays too: "not
+    moved"."""
     rows = (
         await session.scalars(
             select(SituationRecord)
@@ -119,8 +125,13 @@ async def move_sections(
     ).all()
     ours = {r.section: r for r in rows if r.person_id == kept_id}
     theirs = [r for r in rows if r.person_id == merged_id]
-    moved = [r for r in theirs if r.section not in ours]
+    moved = [r for r in theirs if r.section not in ours and r.section in movable]
     snapshot = {
+        "not_moved_sections": [
+            {"id": str(r.id), "section": r.section.value, "version": r.version}
+            for r in theirs
+            if r.section not in ours and r.section not in movable
+        ],
         "moved_sections": [
             {"id": str(r.id), "section": r.section.value, "version": r.version} for r in moved
         ],

@@ -1,40 +1,68 @@
 """Undoing a merge of two person records (`resolvers.merge`).
 
 `unmerge_persons` restores the pre-merge state as long as nothing was written on top: the
-kept record unchanged, no membership added to it, no moved section saved since.
+kept record unchanged, no membership added to it, no moved section saved since; and only
+if everything it would move back lies within the viewer's row scope (NOT_FOUND otherwise,
+as for a merge that does not exist).
 """
 
 from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import Select, Uuid, column, exists, func, insert, literal, select, update
+from sqlalchemy.dialects.postgresql import JSONB
 
 from models import Attachment, Household, Membership, Person, PersonMerge, SituationRecord
 from resolvers import audit
 from resolvers.context import Context
 from resolvers.household_write import Problem, Refused, clock
-from resolvers.merge_checks import MergeErrorCode, check_sections_unsaved, visible_person
+from resolvers.merge_checks import MergeErrorCode, check_sections_unsaved, within_scope
 from resolvers.merge_moves import DEMAND_ROWS, LINKS, load_range, restore_links
+
+
+def _folded_outside(ctx: Context) -> Select[Any]:
+    """The memberships a merge folded (kept in its snapshot) that belong to a household
+    out of the viewer's row scope (correlated to `person_merges`)."""
+    folded = (
+        func.jsonb_array_elements(PersonMerge.snapshot["folded_memberships"])
+        .table_valued(column("value", JSONB))
+        .alias("folded")
+    )
+    household = folded.c.value["household_id"].astext.cast(Uuid)
+    return select(literal(1)).select_from(folded).where(household.not_in(ctx.scope.household_ids()))
 
 
 async def unmerge_persons(
     ctx: Context, merge_id: uuid.UUID
 ) -> tuple[uuid.UUID | None, list[Problem]]:
     """Restore the two records as they were, unless something was written on top."""
+    not_found = Problem(MergeErrorCode.NOT_FOUND, "No such merge.", ["mergeId"])
     try:
         async with ctx.transaction() as session:
+            # Scope first, in the statement that looks the merge up: the survivor and all
+            # it holds (`within_scope`), and the households of the memberships the merge
+            # folded (restored by the unmerge, their households reopened), lie within the
+            # viewer's row scope. Otherwise NOT_FOUND, as for a merge that does not exist.
             record = await session.scalar(
-                select(PersonMerge).where(PersonMerge.id == merge_id).with_for_update()
+                select(PersonMerge)
+                .where(PersonMerge.id == merge_id, within_scope(ctx, PersonMerge.kept_id))
+                .where(~exists(_folded_outside(ctx)))
+                .with_for_update()
             )
-            kept = (
-                await visible_person(session, ctx, record.kept_id, "mergeId")
-                if record is not None
-                else None
+            if record is None:
+                raise Refused(not_found)
+            # Then the survivor, locked (and through the scope again: it may have changed
+            # between the two statements).
+            kept = await session.scalar(
+                select(Person)
+                .where(Person.id == record.kept_id, within_scope(ctx, Person.id))
+                .with_for_update()
             )
-            if record is None or kept is None:
-                raise Refused(Problem(MergeErrorCode.NOT_FOUND, "No such merge.", ["mergeId"]))
+            if kept is None:
+                raise Refused(not_found)
             if record.undone_at is not None:
                 raise Refused(
                     Problem(
@@ -128,18 +156,18 @@ async def unmerge_persons(
             kept.updated_at = at
             record.undone_at = at
             record.undone_by = ctx.authenticated.user_id
-            households = (
-                (
-                    await session.execute(
-                        select(Membership.household_id)
-                        .where(Membership.person_id.in_([kept.id, merged.id]))
-                        .distinct()
-                    )
+            # Recorded where each record belongs now (or last), like the merge.
+            households: set[uuid.UUID] = set()
+            for person_id in (kept.id, merged.id):
+                last = await session.scalar(
+                    select(Membership.household_id)
+                    .where(Membership.person_id == person_id)
+                    .order_by(func.lower(Membership.validity).desc())
+                    .limit(1)
                 )
-                .scalars()
-                .all()
-            )
-            for household_id in households:
+                if last is not None:
+                    households.add(last)
+            for household_id in sorted(households):
                 audit.record(
                     session,
                     ctx,

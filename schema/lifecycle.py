@@ -12,7 +12,6 @@ from models import ExitReason as _ExitReason
 from models import RefusalReason as _RefusalReason
 from resolvers import lifecycle_write as write
 from resolvers import structure_write
-from resolvers.context import Context
 from resolvers.errors import bad_input
 from resolvers.lifecycle_write import Acted
 from resolvers.loaders import now_or_later, then
@@ -144,13 +143,6 @@ class DeclareVacanciesPayload:
         )
 
 
-async def _demand_of_orientation(ctx: Context, orientation_id: uuid.UUID) -> uuid.UUID:
-    row = await ctx.loaders.orientation_by_id.load(orientation_id)
-    if row is None:
-        raise bad_input("No such orientation.", field="orientationId")
-    return row.demand_id  # type: ignore[no-any-return]
-
-
 async def _simple(info: strawberry.Info, action: DemandAction, data: DemandActionInput) -> Any:
     acted = await write.act(
         info.context,
@@ -198,7 +190,8 @@ class LifecycleMutations:
     @performs(
         DemandAction.ACCEPT,
         "Accept or refuse an orientation to your structure (refusing frees the place). Also "
-        "allowed to refuse: see `DemandAction.REFUSE`.",
+        "allowed to refuse: see `DemandAction.REFUSE`. An orientation to another structure "
+        "answers NOT_FOUND, as one that does not exist.",
     )
     async def decide_orientation(
         self,
@@ -209,26 +202,35 @@ class LifecycleMutations:
         if not input.accept and input.refusal_reason is None:
             raise bad_input("A refusal needs a `refusalReason`.", field="refusalReason")
         reason = None if input.accept else _RefusalReason(_value(input.refusal_reason))
-        demand_id = await _demand_of_orientation(
-            ctx, decode_uuid(input.orientation_id, "Orientation")
-        )
+        orientation_id = decode_uuid(input.orientation_id, "Orientation")
         action = DemandAction.ACCEPT if input.accept else DemandAction.REFUSE
-        effect = write.decide(ctx, input.accept, reason, input.comment)
-        return payload(await write.act(ctx, action, demand_id, effect))
+        effect = write.decide(ctx, orientation_id, input.accept, reason, input.comment)
+        acted = await write.act(ctx, action, None, effect, orientation_id=orientation_id)
+        return payload(acted)
 
-    @performs(DemandAction.ADMIT, "Admit the household of an accepted orientation: a stay starts.")
+    @performs(
+        DemandAction.ADMIT,
+        "Admit the household of an accepted orientation to your structure: a stay starts (an "
+        "orientation to another structure answers NOT_FOUND, as one that does not exist).",
+    )
     async def admit(
         self,
         info: strawberry.Info,
         input: Annotated[AdmitInput, strawberry.argument(description="The admission.")],
     ) -> DemandLifecyclePayload:
         ctx = info.context
-        demand_id = await _demand_of_orientation(
-            ctx, decode_uuid(input.orientation_id, "Orientation")
+        orientation_id = decode_uuid(input.orientation_id, "Orientation")
+        effect = write.admit(ctx, orientation_id)
+        acted = await write.act(
+            ctx, DemandAction.ADMIT, None, effect, orientation_id=orientation_id
         )
-        return payload(await write.act(ctx, DemandAction.ADMIT, demand_id, write.admit(ctx)))
+        return payload(acted)
 
-    @performs(DemandAction.EXIT, "End the current stay of a demand: the place is freed.")
+    @performs(
+        DemandAction.EXIT,
+        "End the current stay of a demand: the place is freed. A structure ends only its own "
+        "stays (a demand whose stay is elsewhere answers NOT_FOUND, as one that does not exist).",
+    )
     async def record_exit(
         self,
         info: strawberry.Info,

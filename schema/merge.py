@@ -26,7 +26,9 @@ else:
         _MergeErrorCode,
         "Why a merge (or its undoing) was refused.",
         {
-            _MergeErrorCode.NOT_FOUND: "No such person or merge, or not visible to you.",
+            _MergeErrorCode.NOT_FOUND: "No such person or merge, or not visible to you, "
+            "or the merge (or its undoing) would move or write a record of a household you "
+            "do not follow: nothing was changed.",
             _MergeErrorCode.SAME_PERSON: "The two ids are the same person.",
             _MergeErrorCode.ALREADY_MERGED: "A record was already merged into another.",
             _MergeErrorCode.OVERLAPPING_MEMBERSHIPS: "The records were in different "
@@ -101,7 +103,12 @@ class MergeMutations:
         "it can be undone. Situation sections are not merged field by field: a section only "
         "the duplicate has becomes the survivor's; where both have the same section, the "
         "survivor's is kept and the duplicate's stays on the merged record (no longer shown; "
-        "an unmerge brings it back), so compare and copy what matters before merging.",
+        "an unmerge brings it back), so compare and copy what matters before merging. "
+        "Both records, and all they hold (memberships and their households, the demands and "
+        "notes about them, their attachments), must lie in households you follow: otherwise "
+        "NOT_FOUND, as for an id that does not exist, and nothing changes. A section (or "
+        "attachment) of a category you may not write does not move: it stays on the merged "
+        "record, like one the survivor already has.",
     )
     async def merge_persons(
         self,
@@ -125,7 +132,8 @@ class MergeMutations:
         Category.IDENTITY_MIN,
         "Undo a merge, as long as nothing was written on top since: the survivor not edited "
         "and no situation section the merge moved to it saved (otherwise WRITTEN_SINCE, and "
-        "nothing changes).",
+        "nothing changes). Everything it restores must lie in households you follow "
+        "(otherwise NOT_FOUND, as for a merge that does not exist).",
     )
     async def unmerge_persons(
         self,

@@ -50,10 +50,10 @@ query ($id: ID!) {
 
 
 async def _duplicate(
-    run: Run, sql: asyncpg.Connection, reference: str = "7500000030"
+    run: Run, sql: asyncpg.Connection, reference: str = "7500000030", territory: str = "75"
 ) -> tuple[asyncpg.Record, str, str]:
-    """The reference person of a household of 75 and a new household with their duplicate
-    (and a demand)."""
+    """The reference person of a household of `territory` and a new household with their
+    duplicate (and a demand)."""
     original = await one_row(
         sql,
         "SELECT p.* FROM persons p JOIN memberships m ON m.person_id = p.id "
@@ -64,7 +64,7 @@ async def _duplicate(
     created = await run(
         CREATE_HOUSEHOLD,
         input={
-            "territory": "75",
+            "territory": territory,
             "members": [
                 {
                     "firstName": original["first_name"],
