@@ -7,6 +7,7 @@ import argparse
 import asyncio
 import contextlib
 import gc
+import hmac
 import logging
 import os
 import sys
@@ -26,6 +27,7 @@ from starlette.responses import HTMLResponse, JSONResponse, Response, StreamingR
 from starlette.routing import Mount, Route, WebSocketRoute
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
 from strawberry.exceptions import ConnectionRejectionError
 from strawberry.http import GraphQLHTTPResponse
@@ -40,9 +42,9 @@ from migrations import head_revision, upgrade
 from models.database import create_engine
 from resolvers.context import Clock, Context, system_clock
 from resolvers.errors import ErrorCode, request_id_var
-from resolvers.events import EventBus
+from resolvers.events import EventBus, LiveContext
 from resolvers.organisation import load_viewer
-from resolvers.vital import vital_check
+from resolvers.vital import ON_CALL_ROLES, vital_check
 from schema import SDL_PATH, build_schema, export_sdl
 from schema.errors import add_missing_codes
 from schema.graphiql import ASSETS_DIR, graphiql_html
@@ -75,6 +77,8 @@ class GraphQLApp(GraphQL[Context, None]):
 
     async def get_context(self, request: Any, response: Any = None) -> Context:
         ctx: Context = request.scope["state"]["siao_context"]
+        if isinstance(ctx, LiveContext) and isinstance(response, WebSocket):
+            ctx.close_socket = response.close  # the socket strawberry accepted
         return ctx
 
     async def render_graphql_ide(self, request: Request) -> Response:
@@ -87,7 +91,9 @@ class GraphQLApp(GraphQL[Context, None]):
     async def on_ws_connect(self, context: Context) -> Any:
         """graphql-transport-ws: the token comes in the connection_init payload
         (`{"Authorization": "Bearer <token>"}`); without a valid one, the socket closes
-        with 4403 before any subscription starts."""
+        with 4403 before any subscription starts. Once open, the session is watched by
+        the process's event bus until it closes (`resolvers.events`: it ends, 4403 with
+        a reason, when the token expires or the account is disabled)."""
         params = context.connection_params or {}
         header = params.get("Authorization") or params.get("authorization") or ""
         scheme, _, token = str(header).partition(" ")
@@ -96,6 +102,8 @@ class GraphQLApp(GraphQL[Context, None]):
         context.viewer = await context.authenticate(token.strip())
         if context.viewer is None:
             raise ConnectionRejectionError
+        if isinstance(context, LiveContext) and context.events is not None:
+            context.events.watch(context)
         return await super().on_ws_connect(context)
 
     def encode_json(self, data: object) -> str:
@@ -134,6 +142,9 @@ class GraphQLEndpoint:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         app_state = scope["app"].state
         settings: Settings = app_state.settings
+        if scope["type"] == "websocket":
+            await self._live(scope, receive, send)
+            return
         ctx = Context(
             engine=app_state.engine,
             settings=settings,
@@ -143,22 +154,6 @@ class GraphQLEndpoint:
             clock=app_state.clock,
             search_slots=app_state.search_slots,
         )
-        if scope["type"] == "websocket":
-
-            async def authenticate(token: str) -> Viewer | None:
-                try:
-                    claims = await _verify(app_state.verifier, token)
-                except InvalidToken:
-                    return None
-                return await load_viewer(ctx, claims)
-
-            ctx.authenticate = authenticate
-            scope.setdefault("state", {})["siao_context"] = ctx
-            try:
-                await self.graphql(scope, receive, send)
-            finally:
-                await ctx.close()
-            return
         try:
             request = Request(scope)
             refusal = _upload_refusal(request, settings) or await _authenticate(request, ctx)
@@ -168,6 +163,39 @@ class GraphQLEndpoint:
             scope.setdefault("state", {})["siao_context"] = ctx
             await self.graphql(scope, receive, send)
         finally:
+            await ctx.close()
+
+    async def _live(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """A WebSocket connection: one context for all its operations, whose session
+        keeps the claims of its token (their expiry ends it)."""
+        app_state = scope["app"].state
+        ctx = LiveContext(
+            engine=app_state.engine,
+            settings=app_state.settings,
+            request_id=request_id_var.get(),
+            viewer=None,
+            events=app_state.events,
+            clock=app_state.clock,
+            search_slots=app_state.search_slots,
+        )
+
+        async def authenticate(token: str) -> Viewer | None:
+            try:
+                claims = await _verify(app_state.verifier, token)
+            except InvalidToken:
+                return None
+            ctx.claims = claims
+            if ctx.expired():  # within the verifier's leeway, but past on the app's clock
+                return None
+            return await load_viewer(ctx, claims)
+
+        ctx.authenticate = authenticate
+        scope.setdefault("state", {})["siao_context"] = ctx
+        try:
+            await self.graphql(scope, receive, send)
+        finally:
+            if ctx.events is not None:
+                ctx.events.forget(ctx)
             await ctx.close()
 
 
@@ -336,8 +364,53 @@ async def ready(request: Request) -> Response:
     return JSONResponse({"status": "ready", "migrations": {"current": current}})
 
 
+VITAL_SECRET_HEADER = "x-siao-vital-secret"
+
+
+async def _on_call_refusal(request: Request) -> Response | None:
+    """/health/vital runs a search and an insert: only for whoever is on call, that is a
+    bearer token of an on-call role (`resolvers.vital.ON_CALL_ROLES`), or the
+    `X-Siao-Vital-Secret` header equal to `SIAO_VITAL_SECRET` (compared in constant
+    time). Otherwise 401 (no credentials, or an untrustworthy token) or 403 (a wrong
+    secret, or a role that is not on call), and nothing is run. Threat stopped: anyone
+    making the database search and write at will (load, and a probe of its timings)."""
+    settings: Settings = request.app.state.settings
+    secret = request.headers.get(VITAL_SECRET_HEADER)
+    if secret is not None:
+        expected = settings.vital_secret
+        if expected is not None and hmac.compare_digest(secret.encode(), str(expected).encode()):
+            return None
+        return _http_error(403, ErrorCode.FORBIDDEN.value, "Wrong on-call secret.")
+    if not request.headers.get("authorization"):
+        return _http_error(
+            401,
+            ErrorCode.UNAUTHENTICATED.value,
+            "The vital check needs the bearer token of an on-call role "
+            "or the `X-Siao-Vital-Secret` header.",
+        )
+    ctx = Context(
+        engine=request.app.state.engine,
+        settings=settings,
+        request_id=request_id_var.get(),
+        viewer=None,
+        clock=request.app.state.clock,
+    )
+    try:
+        refusal = await _authenticate(request, ctx, required=True)
+    finally:
+        await ctx.close()
+    if refusal is not None:
+        return refusal
+    if ctx.authenticated.role not in ON_CALL_ROLES:
+        return _http_error(403, ErrorCode.FORBIDDEN.value, "The vital check is for on-call roles.")
+    return None
+
+
 async def vital(request: Request) -> Response:
     """The two vital functions, exercised and rolled back: for whoever is on call."""
+    refusal = await _on_call_refusal(request)
+    if refusal is not None:
+        return refusal
     result = await vital_check(request.app.state.engine)
     ok = all(part["ok"] for part in result.values())
     return JSONResponse(
@@ -356,7 +429,7 @@ def create_app(settings: Settings, database_url: str, clock: Clock | None = None
         gc.set_threshold(50_000, 20, 20)
         app.state.engine = create_engine(database_url)
         app.state.search_slots = asyncio.Semaphore(settings.search_concurrency)
-        app.state.events = EventBus(database_url)
+        app.state.events = EventBus(database_url, check_seconds=settings.session_check_seconds)
         await app.state.events.start()
         try:
             yield

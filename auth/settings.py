@@ -21,6 +21,15 @@ class Environment(StrEnum):
     PROD = "prod"
 
 
+class Introspection(StrEnum):
+    """Who may read the schema: introspection (`__schema`, `__type`) and the "Did you
+    mean ...?" suggestions of error messages (both tell the names of fields and types)."""
+
+    OPEN = "open"  # anyone, with or without a token (dev)
+    AUTHENTICATED = "authenticated"  # a valid token; anonymous requests learn nothing
+    OFF = "off"  # nobody
+
+
 def _int(name: str, default: int) -> int:
     raw = os.environ.get(name)
     if raw is None or raw == "":
@@ -29,6 +38,22 @@ def _int(name: str, default: int) -> int:
         return int(raw)
     except ValueError as exc:
         raise SystemExit(f"{name} must be an integer, got {raw!r}") from exc
+
+
+def _float(name: str, default: float) -> float:
+    raw = os.environ.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        return float(raw)
+    except ValueError as exc:
+        raise SystemExit(f"{name} must be a number, got {raw!r}") from exc
+
+
+# A live session (WebSocket) ends at most this long after its rights do: the period of the
+# check is bounded by it.
+MAX_SESSION_CHECK_SECONDS = 60.0
+MIN_VITAL_SECRET_LENGTH = 16
 
 
 def default_data_dir() -> Path:
@@ -54,10 +79,24 @@ class Settings:
     # their turn without using the CPU, so that a demand being created at the 115's evening
     # rush is not queued behind every search (a bulkhead).
     search_concurrency: int = 1
+    # None: `open` in dev, `authenticated` in prod.
+    introspection: Introspection | None = None
+    # The on-call check (/health/vital) also opens to a request whose
+    # `X-Siao-Vital-Secret` header carries this value (a probe without a user token).
+    vital_secret: Secret | None = None
+    # How often each server process re-checks its open WebSocket sessions (token expiry,
+    # account still active) between events; every event is checked anyway.
+    session_check_seconds: float = 30.0
 
     @property
     def is_dev(self) -> bool:
         return self.env is Environment.DEV
+
+    @property
+    def introspection_mode(self) -> Introspection:
+        if self.introspection is not None:
+            return self.introspection
+        return Introspection.OPEN if self.is_dev else Introspection.AUTHENTICATED
 
     @property
     def dev_key_path(self) -> Path:
@@ -80,6 +119,25 @@ class Settings:
             raise SystemExit(f"SIAO_ENV must be 'dev' or 'prod', got {raw_env!r}") from exc
         url = os.environ.get("DATABASE_URL") or None
         data_dir = os.environ.get("SIAO_DATA_DIR") or None
+        raw_introspection = os.environ.get("SIAO_INTROSPECTION", "").strip().lower()
+        try:
+            introspection = Introspection(raw_introspection) if raw_introspection else None
+        except ValueError as exc:
+            raise SystemExit(
+                "SIAO_INTROSPECTION must be 'open', 'authenticated' or 'off', "
+                f"got {raw_introspection!r}"
+            ) from exc
+        vital_secret = os.environ.get("SIAO_VITAL_SECRET") or None
+        if vital_secret is not None and len(vital_secret) < MIN_VITAL_SECRET_LENGTH:
+            raise SystemExit(
+                f"SIAO_VITAL_SECRET must have at least {MIN_VITAL_SECRET_LENGTH} characters"
+            )
+        session_check = _float("SIAO_SESSION_CHECK_SECONDS", cls.session_check_seconds)
+        if not 0 < session_check <= MAX_SESSION_CHECK_SECONDS:
+            raise SystemExit(
+                f"SIAO_SESSION_CHECK_SECONDS must be above 0 and at most "
+                f"{MAX_SESSION_CHECK_SECONDS:g}, got {session_check:g}"
+            )
         return cls(
             env=env,
             database_url=Secret(url) if url else None,
@@ -94,4 +152,7 @@ class Settings:
             max_upload_bytes=_int("SIAO_MAX_UPLOAD_BYTES", cls.max_upload_bytes),
             link_ttl_seconds=_int("SIAO_LINK_TTL_SECONDS", cls.link_ttl_seconds),
             search_concurrency=_int("SIAO_SEARCH_CONCURRENCY", cls.search_concurrency),
+            introspection=introspection,
+            vital_secret=Secret(vital_secret) if vital_secret else None,
+            session_check_seconds=session_check,
         )

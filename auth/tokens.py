@@ -49,6 +49,8 @@ class PartnerGrant:
 class Claims:
     subject: str
     partner: PartnerGrant | None = None
+    # The token's `exp`: a live session (WebSocket) opened with it ends then.
+    expires_at: datetime | None = None
 
 
 def load_or_create_dev_key(settings: Settings) -> Ed25519PrivateKey:
@@ -183,4 +185,8 @@ class TokenVerifier:
         subject = payload.get("sub")
         if not isinstance(subject, str) or not subject:
             raise InvalidToken("invalid subject")
-        return Claims(subject=subject, partner=_partner(payload))
+        try:
+            expires_at = datetime.fromtimestamp(payload["exp"], UTC)
+        except (OverflowError, OSError, TypeError, ValueError) as exc:
+            raise InvalidToken("invalid expiry") from exc
+        return Claims(subject=subject, partner=_partner(payload), expires_at=expires_at)

@@ -11,7 +11,12 @@ from typing import Any
 from sqlalchemy import func, insert, literal, select, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from auth.policy import Role
 from models import Demand, DemandKind, DemandPerson, DemandStatus, Household, Membership, Person
+
+# Who may run the check with their own token: the SIAO's operators (the 115 at night)
+# and the administrators; anyone else needs the deployment's secret header.
+ON_CALL_ROLES = frozenset({Role.SIAO_OPERATOR, Role.ADMIN})
 
 
 async def vital_check(engine: AsyncEngine) -> dict[str, Any]:

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import strawberry
-from graphql import GraphQLError
+from graphql import GraphQLError, NoSchemaIntrospectionCustomRule
 from strawberry.extensions import (
     AddValidationRules,
     MaxTokensLimiter,
@@ -19,14 +19,14 @@ from strawberry.extensions.query_depth_limiter import create_validator as depth_
 from strawberry.schema.config import StrawberryConfig
 from strawberry.types import ExecutionContext
 
-from auth.settings import Settings
+from auth.settings import Introspection, Settings
 from resolvers.errors import CodedError
 from schema.attachment import Attachment, AttachmentMutations
 from schema.audit import AuditEvent
 from schema.demand import Demand
 from schema.errors import ErrorPolicy
 from schema.evaluation import Evaluation, EvaluationMutations
-from schema.extensions import AccessLog, AuthenticationGate, SqlCost
+from schema.extensions import AccessLog, AuthenticationGate, SqlCost, hide_suggestions
 from schema.household import Household, Membership
 from schema.lifecycle import LifecycleMutations
 from schema.merge import MergeMutations
@@ -77,11 +77,19 @@ class Mutation(
 
 
 class SiaoSchema(strawberry.Schema):
-    """Logs only unexpected errors: coded errors are answers, not incidents."""
+    """Logs only unexpected errors: coded errors are answers, not incidents. With
+    introspection off, error messages carry no "Did you mean ...?" hints either."""
+
+    hides_suggestions = False
 
     def process_errors(
         self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
     ) -> None:
+        if self.hides_suggestions:
+            # The same for every viewer, so the cached validation errors may be changed
+            # in place (as strawberry's own `disable_field_suggestions` does).
+            for error in errors:
+                error.message = hide_suggestions(error.message)
         unexpected = [
             e
             for e in errors
@@ -93,6 +101,7 @@ class SiaoSchema(strawberry.Schema):
 
 def build_schema(settings: Settings | None = None) -> strawberry.Schema:
     settings = settings or Settings()
+    introspection_off = settings.introspection_mode is Introspection.OFF
     extensions: list[Any] = [
         ErrorPolicy,
         partial(ParserCache, maxsize=256),
@@ -105,14 +114,16 @@ def build_schema(settings: Settings | None = None) -> strawberry.Schema:
             [
                 depth_validator(settings.max_depth, None),
                 aliases_validator(settings.max_aliases),
+                *([NoSchemaIntrospectionCustomRule] if introspection_off else []),
             ],
         ),
+        # After ValidationCache: an anonymous request's validation errors are replaced.
         AuthenticationGate,
         AccessLog,
     ]
     if settings.is_dev:
         extensions.append(SqlCost)
-    return SiaoSchema(
+    schema = SiaoSchema(
         query=Query,
         mutation=Mutation,
         subscription=Subscription,
@@ -120,6 +131,8 @@ def build_schema(settings: Settings | None = None) -> strawberry.Schema:
         extensions=extensions,
         config=StrawberryConfig(auto_camel_case=True),
     )
+    schema.hides_suggestions = introspection_off
+    return schema
 
 
 def export_sdl(settings: Settings | None = None) -> str:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 from pathlib import Path
 
 import asyncpg
@@ -124,8 +125,9 @@ def test_cli_prints_the_rights_matrix(capsys: pytest.CaptureFixture[str]) -> Non
 
 
 async def test_the_vital_check_exercises_search_and_demand_creation_and_leaves_nothing(
-    app: Starlette, database_url: str
+    app: Starlette, database_url: str, token: Callable[[str], str]
 ) -> None:
+    """Run by whoever is on call (a SIAO operator here; who else may: test_prod_surface)."""
     import asyncpg
 
     from tests.conftest import _plain
@@ -134,7 +136,8 @@ async def test_the_vital_check_exercises_search_and_demand_creation_and_leaves_n
     conn = await asyncpg.connect(_plain(database_url))
     try:
         before = await snapshot(conn)
-        async with http_client(app) as client:
+        headers = {"Authorization": f"Bearer {token('siao.75@demo.siao')}"}
+        async with http_client(app, headers) as client:
             response = await client.get("/health/vital")
         assert response.status_code == 200
         body = response.json()
