@@ -149,6 +149,9 @@ def render() -> str:
         "them: it reads exactly like one that does not exist. The search view",
         f"(`searchPersons`, for {search_roles}) shows the `IDENTITY_MIN` fields of persons",
         "of the viewer's territory, never of a protected household they do not accompany.",
+    ]
+    lines += _type_rules()
+    lines += [
         "",
         "## Categories",
         "",
