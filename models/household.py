@@ -31,6 +31,15 @@ class Household(Tracked, Base):
         # A territory's households by id from the index alone: the SIAO's row scope is a
         # semi-join on it (the work queue's count merges it with the waiting demands).
         Index("ix_households_territory_id", "territory_code", "id"),
+        # The protected households of a territory (~1% of them), for the search to read
+        # the words of those the viewer accompanies without visiting every household of
+        # the territory (migration 0015).
+        Index(
+            "ix_households_protected",
+            "territory_code",
+            "id",
+            postgresql_where=text("protected"),
+        ),
     )
 
     id: Mapped[uuid.UUID] = uuid_pk()

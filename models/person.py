@@ -77,21 +77,34 @@ class Person(Tracked, Base):
 
 
 class NameWord(Base):
-    """Every word of every person's names (the dictionary of the search): small enough that
-    finding the words close to a typed one, by trigram similarity, takes a millisecond at a
-    million persons. Filled by a trigger on persons (migration 0011); never shrinks."""
+    """The dictionary of the search, per territory: `(territory, word)` for every word of
+    the names of every person whose current household is in that territory and not
+    protected, and for no other (migration 0015's triggers add and remove them as persons
+    come, go, change names and households become protected). Small enough that finding
+    the words close to a typed one, by trigram similarity within the territory, takes a
+    millisecond at a million persons.
+
+    Threat stopped: the search's cost telling a name apart from one that exists nowhere
+    when its only bearers are in another territory or a protected household the viewer
+    does not accompany (their words would be candidates, found by nobody, and the search
+    would fall back to the slower full-name similarity). Protected households' words are
+    not here: the search reads those of the households the viewer accompanies."""
 
     __tablename__ = "name_words"
     __table_args__ = (
         Index(
-            "ix_name_words_trgm",
+            "ix_name_words_territory_trgm",
+            "territory_code",
             "word",
             postgresql_using="gin",
             postgresql_ops={"word": "gin_trgm_ops"},
         ),
     )
 
+    # (word, territory): the one-slip variants of a typed word are looked up as
+    # `word = ANY (variants) AND territory_code = ...`, one index descent per variant.
     word: Mapped[str] = mapped_column(Text, primary_key=True)
+    territory_code: Mapped[str] = mapped_column(String(3), primary_key=True)
 
 
 class PersonMerge(Base):

@@ -65,9 +65,21 @@ async def _count(conn: asyncpg.Connection, query: str) -> int:
     return value
 
 
-MISSING_WORDS = """
-    SELECT count(*) FROM persons p, unnest(p.name_words) AS w
-    WHERE w <> '' AND NOT EXISTS (SELECT 1 FROM name_words n WHERE n.word = w)
+# The search's dictionary against the words of the persons each territory may search
+# (current members of its unprotected households): words missing, and words left over.
+SEARCHABLE_WORDS = """
+    SELECT h.territory_code, w FROM persons p
+    JOIN memberships m ON m.person_id = p.id AND upper_inf(m.validity)
+    JOIN households h ON h.id = m.household_id AND NOT h.protected,
+    unnest(p.name_words) AS w WHERE w <> ''
+"""
+MISSING_WORDS = f"""
+    SELECT count(*) FROM ({SEARCHABLE_WORDS}
+      EXCEPT SELECT territory_code, word FROM name_words) AS missing
+"""
+EXTRA_WORDS = f"""
+    SELECT count(*) FROM (SELECT territory_code, word FROM name_words
+      EXCEPT {SEARCHABLE_WORDS}) AS extra
 """
 
 
@@ -85,8 +97,19 @@ async def test_seed_writes_a_consistent_realistic_dataset(new_database: NewDatab
         assert report.rows["persons"] == PERSONS
         assert report.persons_per_second > 0
         assert gc.isenabled()  # off for the load only
-        # The search's dictionary knows every name word (the triggers that keep it were off).
+        # The search's dictionary knows every name word of each territory's searchable
+        # persons, and no other (the triggers that keep it were off).
         assert await _count(conn, MISSING_WORDS) == 0
+        assert await _count(conn, EXTRA_WORDS) == 0
+        assert await _count(conn, "SELECT count(*) FROM name_words") > 0
+        # Every closed membership keeps the identity the household left behind may see,
+        # and no open one has any (its trigger was off too).
+        assert await _count(conn, "SELECT count(*) FROM memberships WHERE NOT upper_inf(validity)")
+        assert not await _count(
+            conn,
+            "SELECT count(*) FROM memberships WHERE (identity_at_end IS NULL) <> "
+            "upper_inf(validity)",
+        )
         # Every person has exactly one open membership.
         assert not await _count(
             conn,
@@ -611,6 +634,7 @@ async def test_indexes_built_after_the_load_are_the_ones_there_were(
     try:
         assert await _count(conn, "SELECT count(*) FROM persons") == 2 * held
         assert await _count(conn, MISSING_WORDS) == 0
+        assert await _count(conn, EXTRA_WORDS) == 0
         # The indexes index every row (a rebuilt index misses none of the earlier rows).
         await conn.execute("SET enable_seqscan = off")
         martins = await _count(

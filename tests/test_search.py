@@ -74,27 +74,20 @@ async def test_a_word_close_to_no_known_word_does_not_lose_the_person(
     assert expected in found[:5], (typed, found[:5])
 
 
-async def test_the_dictionary_of_name_words_follows_new_and_renamed_persons(
-    sql: asyncpg.Connection,
-) -> None:
-    """The word search only finds words the dictionary knows: triggers keep it."""
-    person = await sql.fetchval(
-        "SELECT id FROM persons WHERE first_name = 'Laurent' AND last_name = 'Dupont' LIMIT 1"
-    )
-    await sql.execute("UPDATE persons SET usage_name = 'Zébulonnet' WHERE id = $1", person)
-    assert await sql.fetchval("SELECT count(*) FROM name_words WHERE word = 'zebulonnet'") == 1
-
-
 async def test_a_word_keeps_its_closest_known_words_only(
     as_user: Viewer, sql: asyncpg.Connection
 ) -> None:
     """The word "lauren" is at a trigram similarity of 0.3 or more from any long name starting with
     "lauren": the search keeps the CLOSE_MOST closest of those, and finds Laurent."""
     longer = [f"lauren{a}{b}ez" for a in "bcdfgjklmnprstv" for b in "aeiou"]
-    await sql.execute("INSERT INTO name_words (word) SELECT unnest($1::text[])", longer)
+    await sql.execute(
+        "INSERT INTO name_words (territory_code, word) SELECT '75', unnest($1::text[])", longer
+    )
     await sql.execute(f"SET pg_trgm.similarity_threshold = {CLOSE_WORD}")
-    statement = CLOSE_WORDS.text.replace(":query", "$1").replace(":most", "$2")
-    ((typed, close),) = await sql.fetch(statement, "lauren", CLOSE_MOST)
+    statement = (
+        CLOSE_WORDS.text.replace(":query", "$1").replace(":most", "$2").replace(":territory", "$3")
+    )
+    ((typed, close),) = await sql.fetch(statement, "lauren", CLOSE_MOST, "75")
     assert typed == "lauren"
     assert "laurent" in close  # one slip away (and the most similar)
     assert 0 < sum(1 for word in longer if word in close) <= CLOSE_MOST < len(longer)

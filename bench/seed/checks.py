@@ -32,7 +32,7 @@ from bench.seed.report import Checks, SeedCheckFailed
 log = logging.getLogger(__name__)
 
 # The triggers on the loaded tables that `checks="sql"` may switch off, since it checks
-# the same rules itself: trigger -> (function, md5 of its source) as of migration 0012.
+# the same rules itself: trigger -> (function, md5 of its source) as of migration 0015.
 # A trigger or a function body that is not here (a later migration changed a rule) keeps
 # every trigger on: update INVARIANT_CHECKS, then these fingerprints.
 KNOWN_TRIGGERS: Final = {
@@ -61,18 +61,50 @@ KNOWN_TRIGGERS: Final = {
     # Migration 0006: refuses UPDATEs of evaluations; the seed only inserts (COPY), which
     # it never sees, so there is nothing for INVARIANT_CHECKS to check in its stead.
     "evaluations_append_only": ("evaluations_append_only", "8652740e19f7f7bfc4d3f91911a8c33c"),
-    # Migration 0011: not a rule but derived data, which DERIVED writes instead.
-    "person_name_words_added": ("add_name_words", "13e57242e7b3ba12d2ec351900c9093a"),
-    "person_name_words_changed": ("add_name_words", "13e57242e7b3ba12d2ec351900c9093a"),
+    # Migration 0015: not rules but derived data (the search's dictionary of name words
+    # per territory), which DERIVED writes instead.
+    "memberships_name_words_added": (
+        "memberships_learn_name_words",
+        "ef2fd53304a6cfb8617bd6ba78c37332",
+    ),
+    "membership_name_words_changed": ("membership_name_words", "3b82ad9ab4093d48518c3f146fa28aca"),
+    "membership_name_words_deleted": ("membership_name_words", "3b82ad9ab4093d48518c3f146fa28aca"),
+    "person_name_words_changed": ("person_name_words", "42c09df8e586fa3130026abe0888c07c"),
+    "household_name_words_changed": ("household_name_words", "b3a13ace8271f57d2c0bf0d0fd9138de"),
+    # Migration 0014: not a rule but derived data (a person's identity as it was when a
+    # membership closed), which DERIVED writes instead.
+    "membership_identity_at_end": (
+        "membership_identity_at_end",
+        "fd1e6f3073a36209a2b21acc3817ec12",
+    ),
 }
 # What the switched-off triggers that keep derived data would have written, set-based.
 DERIVED: Final = {
-    # (unnest in the select list: a third faster than a lateral join at a million persons)
+    # Every word of every person whose current household is not protected, in the
+    # household's territory (the seed only adds persons: no word of a territory loses its
+    # last bearer, so nothing is removed). Unnest in the select list: a third faster than
+    # a lateral join at a million persons.
     "name_words": """
-        INSERT INTO name_words (word)
-        SELECT DISTINCT w FROM (SELECT unnest(name_words) AS w FROM persons) AS words
+        INSERT INTO name_words (territory_code, word)
+        SELECT DISTINCT territory_code, w FROM (
+            SELECT h.territory_code, unnest(p.name_words) AS w
+            FROM persons p
+            JOIN memberships m ON m.person_id = p.id AND upper_inf(m.validity)
+            JOIN households h ON h.id = m.household_id AND NOT h.protected
+        ) AS words
         WHERE w <> ''
         ON CONFLICT DO NOTHING
+    """,
+    # The identity each person had when a membership closed: the seed writes persons as
+    # they are at the end of their story, so it is the person row itself.
+    "identity_at_end": """
+        UPDATE memberships m SET identity_at_end = jsonb_build_object(
+            'first_name', p.first_name, 'last_name', p.last_name,
+            'usage_name', p.usage_name, 'birth_date', p.birth_date, 'sex', p.sex,
+            'nationality', p.nationality, 'phone', p.phone, 'version', p.version,
+            'created_at', p.created_at, 'updated_at', p.updated_at)
+        FROM persons p
+        WHERE p.id = m.person_id AND NOT upper_inf(m.validity) AND m.identity_at_end IS NULL
     """,
 }
 # The invariants the deferred triggers enforce, as set-based queries returning the number
