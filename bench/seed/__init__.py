@@ -179,7 +179,7 @@ async def vacuum(url: str) -> float:
     started = time.perf_counter()
     conn = await asyncpg.connect(url)
     try:
-        await conn.execute(f"VACUUM (ANALYZE) {', '.join((*TABLES, *DERIVED))}")
+        await conn.execute(f"VACUUM (ANALYZE) {', '.join(dict.fromkeys((*TABLES, *DERIVED)))}")
     finally:
         await conn.close()
     return time.perf_counter() - started

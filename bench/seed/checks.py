@@ -78,7 +78,8 @@ KNOWN_TRIGGERS: Final = {
         "fd1e6f3073a36209a2b21acc3817ec12",
     ),
 }
-# What the switched-off triggers that keep derived data would have written, set-based.
+# What the switched-off triggers that keep derived data would have written, set-based:
+# table written -> statement (the seed vacuums these tables with the loaded ones).
 DERIVED: Final = {
     # Every word of every person whose current household is not protected, in the
     # household's territory (the seed only adds persons: no word of a territory loses its
@@ -97,7 +98,7 @@ DERIVED: Final = {
     """,
     # The identity each person had when a membership closed: the seed writes persons as
     # they are at the end of their story, so it is the person row itself.
-    "identity_at_end": """
+    "memberships": """
         UPDATE memberships m SET identity_at_end = jsonb_build_object(
             'first_name', p.first_name, 'last_name', p.last_name,
             'usage_name', p.usage_name, 'birth_date', p.birth_date, 'sex', p.sex,
