@@ -38,6 +38,9 @@ from models.orientation import Orientation, OrientationStatus, Stay
 from models.structure import Place
 
 _TOKEN = object()
+# Aliases are immutable: made once, not for every statement (each proxies every column).
+_SCOPED = Household.__table__.alias("scoped")
+_ANCHOR = Membership.__table__.alias("anchor")
 
 
 class HouseholdScope:
@@ -82,25 +85,41 @@ class HouseholdScope:
         """Subquery of visible household ids, for tables that reference a household."""
         return select(Household.id).where(self.households())
 
+    def contains(self, household_id: Any) -> ColumnElement[bool]:
+        """Predicate: the household (a column or an expression) is in the scope, as an
+        EXISTS correlated on that one id: a primary-key probe then the scope's predicate on
+        one row, wherever it stands (a select list, an OR), instead of `IN (visible ids)`,
+        which PostgreSQL can only turn into a semi-join in a WHERE conjunction and
+        otherwise hashes every household of the scope first (a territory's tens of
+        thousands, for every statement)."""
+        scoped = _SCOPED
+        found: ColumnElement[bool] = exists().where(
+            scoped.c.id == household_id, self.households(scoped)
+        )
+        return found
+
     def persons(self, person_id: Any) -> ColumnElement[bool]:
         """Predicate: the person (column) is seen through her anchor household, the one she
         belongs to now or the last one (`auth.visibility`, rule PERSON).
 
         Threat stopped: a person readable by whoever could see ANY household she ever
         belonged to (the household she fled reading the identity her new one gave her)."""
-        visible: ColumnElement[bool] = anchor_household(person_id).in_(self.household_ids())
-        return visible
+        return self.contains(anchor_household(person_id))
 
 
 def anchor_household(person_id: Any) -> Any:
     """The household a person belongs to now, or the last one she belonged to: memberships
     of a person never overlap, so it is the one that started last."""
-    m = Membership.__table__.alias("anchor")
+    m = _ANCHOR
     return (
         select(m.c.household_id)
         .where(m.c.person_id == person_id)
         .order_by(func.lower(m.c.validity).desc())
         .limit(1)
+        # Correlated to the person wherever the caller's statement has her, however deep
+        # this sits (auto-correlation looks one level up only, and would otherwise add a
+        # FROM of its own: every person's latest membership).
+        .correlate_except(m)
         .scalar_subquery()
     )
 

@@ -60,12 +60,12 @@ class ManyLoader(SqlLoader[K, list[Row[Any]]]):
         return []
 
 
-def one_per_key(rows: Iterable[Row[Any]], keys: Sequence[Any], attr: str = "id") -> list[Any]:
+def one_per_key(rows: Iterable[Any], keys: Sequence[Any], attr: str = "id") -> list[Any]:
     found = {getattr(row, attr): row for row in rows}
     return [found.get(key) for key in keys]
 
 
-def many_per_key(rows: Iterable[Row[Any]], keys: Sequence[Any], attr: str) -> list[list[Any]]:
+def many_per_key(rows: Iterable[Any], keys: Sequence[Any], attr: str) -> list[list[Any]]:
     grouped: dict[Any, list[Any]] = defaultdict(list)
     for row in rows:
         grouped[getattr(row, attr)].append(row)
@@ -97,7 +97,7 @@ class ConcernedPersonsLoader(ManyLoader[uuid.UUID]):
     key: str
 
     async def load_batch(self, keys: list[uuid.UUID]) -> list[list[Row[Any]]]:
-        from resolvers.household_loaders import seen_persons
+        from resolvers.household_loaders import SeenPerson, seen_persons
 
         parent, link = self.parent, self.link
         source = (
@@ -113,9 +113,10 @@ class ConcernedPersonsLoader(ManyLoader[uuid.UUID]):
             )
             .subquery("concerned")
         )
-        seen = seen_persons(self.ctx.scope, source, source.c.asked_id, source.c.via_id).subquery()
-        stmt = select(seen).order_by(seen.c.last_name, seen.c.first_name, seen.c.id)
-        return many_per_key(await self.rows(stmt), keys, "record_id")
+        stmt = seen_persons(self.ctx.scope, source, source.c.asked_id, source.c.via_id)
+        seen = [SeenPerson.of(row) for row in await self.rows(stmt)]
+        seen.sort(key=lambda p: (p.last_name, p.first_name, p.id))
+        return many_per_key(seen, keys, "record_id")
 
 
 @dataclass(frozen=True, slots=True)

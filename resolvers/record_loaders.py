@@ -342,8 +342,7 @@ def names_hidden_household(ctx: Context) -> ColumnElement[bool]:
         for side in ("before", "after")
     ]
     if may_load(ctx.authenticated, "Household"):
-        visible = ctx.scope.household_ids()
-        unseen = [and_(n.is_not(None), n.not_in(visible)) for n in named]
+        unseen = [and_(n.is_not(None), not_(ctx.scope.contains(n))) for n in named]
     else:
         unseen = [n.is_not(None) for n in named]
     return and_(t.c.entity_type.in_(sorted({e for e, _ in links})), or_(*unseen))
