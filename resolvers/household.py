@@ -47,9 +47,9 @@ def last_activity(
     household's column, which counts every change and drives purges). A viewer for whom
     some kinds of change are not listed (`record_loaders.hidden_entity_types`) gets the
     latest change it may list instead."""
-    from resolvers.record_loaders import hidden_entity_types
+    from resolvers.record_loaders import unseen_entity_types
 
-    if not hidden_entity_types(ctx.authenticated):
+    if not unseen_entity_types(ctx.authenticated):
         return recorded
     return then(
         now_or_later(ctx.loaders.last_activity, household_id),

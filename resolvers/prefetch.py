@@ -140,9 +140,9 @@ async def _current_household(ctx: Context, rows: Rows, args: dict[str, Any]) -> 
 
 async def _last_activity(ctx: Context, rows: Rows, args: dict[str, Any]) -> Rows:
     """Each household's last change the viewer may see, when it is not the column's."""
-    from resolvers.record_loaders import hidden_entity_types
+    from resolvers.record_loaders import unseen_entity_types
 
-    if hidden_entity_types(ctx.authenticated):
+    if unseen_entity_types(ctx.authenticated):
         await ctx.loaders.last_activity.load_many([r.id for r in rows])
     return []
 

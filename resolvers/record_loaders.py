@@ -296,6 +296,28 @@ def hidden_entity_types(viewer: Viewer) -> list[str]:
     )
 
 
+# The change log's kinds of record whose own type has a rule (`auth.visibility`): a viewer
+# that may not see that type is not shown when one changed either (`LastActivityLoader`).
+ENTITY_NODE_TYPES = (
+    "Person",
+    "Membership",
+    "Demand",
+    "Orientation",
+    "Stay",
+    "Evaluation",
+    "Note",
+)
+
+
+def unseen_entity_types(viewer: Viewer) -> list[str]:
+    """The kinds of record whose changes this viewer is not shown: those it does not list
+    in the log (`hidden_entity_types`) and those whose type it may not see at all (a
+    partner without `demands:read` and demands)."""
+    return sorted(
+        {*hidden_entity_types(viewer), *(t for t in ENTITY_NODE_TYPES if not may_load(viewer, t))}
+    )
+
+
 def linked_households(ctx: Context) -> Any:
     """A column of the change log's rows: the households named by an event's fields
     (`AUDITED_HOUSEHOLD_LINKS`, a move's origin or destination) that this viewer may see,
@@ -471,8 +493,8 @@ class AuditEventByIdLoader(ScopedByIdLoader):
 
 class LastActivityLoader(SqlLoader[uuid.UUID, datetime | None]):
     """When each household's record last changed in a way the viewer may see: the latest
-    change-log event whose kind of record the viewer may list (`hidden_entity_types`), in
-    one statement per batch. Only asked for viewers with hidden kinds
+    change-log event of a kind of record the viewer is shown (`unseen_entity_types`), in
+    one statement per batch. Only asked for viewers with unseen kinds
     (`resolvers.household.last_activity`); others read the household's own column.
 
     Threat stopped: `lastActivityAt` moving to the instant of a save nobody shows this
@@ -488,7 +510,7 @@ class LastActivityLoader(SqlLoader[uuid.UUID, datetime | None]):
             .where(
                 t.c.household_id.in_(keys),
                 t.c.household_id.in_(self.ctx.scope.household_ids()),
-                t.c.entity_type.not_in(hidden_entity_types(self.ctx.authenticated)),
+                t.c.entity_type.not_in(unseen_entity_types(self.ctx.authenticated)),
             )
             .group_by(t.c.household_id)
         )

@@ -774,3 +774,36 @@ async def test_reading_changes_since_logs_the_access_in_the_household_edited(
     assert new.data is not None
     readers = {e["node"]["reader"] for e in new.data["household"]["accessLog"]["edges"]}
     assert "Karim Haddad" in readers
+
+
+async def test_a_partner_is_not_told_when_records_it_may_not_read_change(
+    as_user: Viewer, as_who: Callable[[Who], Run], sql: asyncpg.Connection
+) -> None:
+    household = await one_row(
+        sql,
+        "SELECT h.id, m.person_id FROM households h JOIN memberships m ON m.household_id = h.id "
+        "WHERE h.reference = '7500000002' AND upper_inf(m.validity) "
+        "AND m.relationship = 'REFERENCE_PERSON'",
+    )
+    partner = as_who(WHO[9])  # identity only: no demands, no evaluations
+    activity = 'query { household(reference: "7500000002") { lastActivityAt } }'
+    before = await partner(activity)
+    created = await as_user("sw.alpha@demo.siao")(
+        "mutation ($input: CreateDemandInput!) { createDemand(input: $input) "
+        "{ userErrors { code } } }",
+        input={
+            "householdId": gid("Household", household["id"]),
+            "kind": "EMERGENCY",
+            "concernedPersonIds": [gid("Person", household["person_id"])],
+        },
+    )
+    assert created.data is not None, created.errors
+    assert created.data["createDemand"]["userErrors"] == []
+    after = await partner(activity)
+    assert after.errors == before.errors == []
+    assert after.data == before.data
+    # who may read demands sees the record move
+    siao = await as_user(OPERATOR)(activity)
+    assert siao.data is not None
+    assert before.data is not None
+    assert siao.data["household"]["lastActivityAt"] > before.data["household"]["lastActivityAt"]
