@@ -105,7 +105,12 @@ _SECTION = _part("HouseholdSituation or MemberSituation (each field carries its 
 
 TYPE_RULES: dict[str, TypeRule] = {
     # Objects with rows of their own (the Node types).
-    "Household": TypeRule(Rule.HOUSEHOLD),
+    # Who may read none of a household's data (a partner holding only `indicators:read`)
+    # does not list households either, not even their ids and dates.
+    "Household": TypeRule(
+        Rule.HOUSEHOLD,
+        (Category.IDENTITY_MIN, Category.IDENTITY, Category.SITUATION, Category.DEMANDS),
+    ),
     "Person": TypeRule(Rule.PERSON, (Category.IDENTITY_MIN, Category.IDENTITY)),
     "Membership": _record(Category.IDENTITY_MIN),
     "Demand": _record(Category.DEMANDS),

@@ -7,8 +7,9 @@ from collections.abc import Hashable
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Row, func, select
+from sqlalchemy import Row, false, func, select
 
+from auth.visibility import may_load
 from models import Relationship
 from resolvers.context import Context
 from resolvers.errors import bad_input
@@ -136,6 +137,8 @@ async def households(
     """Visible households, ordered by reference; `territory` narrows within the scope."""
     check_first(first, ctx.settings)
     conditions = [ctx.scope.households(households_t)]
+    if not may_load(ctx.authenticated, "Household"):  # the type's own rule
+        conditions.append(false())
     if territory is not None:
         conditions.append(households_t.c.territory_code == territory)
     after_ref = decode_key_cursor(after)

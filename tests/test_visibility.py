@@ -168,6 +168,7 @@ WHO = [
         scopes=frozenset({PartnerScope.IDENTITY_MIN_READ, PartnerScope.DEMANDS_READ}),
     ),
     Who("partner identity", "PARTNER", scopes=frozenset({PartnerScope.IDENTITY_READ})),
+    Who("partner indicators", "PARTNER", scopes=frozenset({PartnerScope.INDICATORS_READ})),
     Who(
         "partner situation (93)",
         "PARTNER",
@@ -198,6 +199,9 @@ async def expected_visible(sql: asyncpg.Connection, who: Who, type_name: str) ->
         return {r[0] for r in await sql.fetch(full, *args)}
 
     if type_name == "Household":
+        data = (Category.IDENTITY_MIN, Category.IDENTITY, Category.SITUATION, Category.DEMANDS)
+        if not any(who.may(c) for c in data):  # a partner with no scope on households' data
+            return set()
         return await ids("SELECT id FROM scope")
     if type_name == "Person":
         if not (who.may(Category.IDENTITY_MIN) or who.may(Category.IDENTITY)):
@@ -807,3 +811,15 @@ async def test_a_partner_is_not_told_when_records_it_may_not_read_change(
     assert siao.data is not None
     assert before.data is not None
     assert siao.data["household"]["lastActivityAt"] > before.data["household"]["lastActivityAt"]
+
+
+async def test_a_partner_with_no_scope_on_households_data_lists_none(
+    as_who: Callable[[Who], Run],
+) -> None:
+    listing = "query { households(first: 5) { totalCount edges { node { id createdAt } } } }"
+    indicators = await as_who(WHO[10])(listing)
+    assert indicators.errors == []
+    assert indicators.data == {"households": {"totalCount": 0, "edges": []}}
+    identity = await as_who(WHO[9])(listing)
+    assert identity.data is not None
+    assert identity.data["households"]["totalCount"] > 0
