@@ -264,7 +264,7 @@ DEEP_SECTION_CATEGORY: dict[DeepSection, Category] = {
 # stays hidden until someone gives it its category here). An evaluation's `criteria` and
 # `sections` are split by the category of their content (`AUDITED_PARTS`).
 AUDITED_FIELDS: dict[str, dict[str, Category | None]] = {
-    "Household": {"territory": None, "closedAt": None},
+    "Household": {"territory": None, "closedAt": None, "protected": _VIOLENCE},
     "Person": {
         "firstName": _IM,
         "lastName": _IM,

@@ -14,7 +14,7 @@ from datetime import date, datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import DateTime, func, literal, select, update
 from sqlalchemy.dialects.postgresql import Range
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -196,8 +196,17 @@ def _one_reference(members: list[NewPerson]) -> list[Problem]:
 
 
 async def new_household(
-    session: AsyncSession, ctx: Context, territory: str, at: datetime
+    session: AsyncSession,
+    ctx: Context,
+    territory: str,
+    at: datetime,
+    *,
+    protected: bool | None = None,
 ) -> Household:
+    """A new household of `territory`, with its CREATE event. `protected` (a move's new
+    household inherits the flag of the one she left, `member_write.move_household_member`)
+    is then recorded in that event, true or false alike (a field present only when true
+    would say so to whoever sees the event without reading VIOLENCE)."""
     household = Household(
         id=uuid.uuid4(),
         territory_code=territory,
@@ -206,9 +215,13 @@ async def new_household(
         last_activity_at=at,
         created_by=ctx.authenticated.user_id,
         version=1,
+        protected=bool(protected),
     )
     session.add(household)
     await session.flush()
+    values: dict[str, Any] = {"territory": territory}
+    if protected is not None:
+        values["protected"] = protected
     audit.record(
         session,
         ctx,
@@ -217,25 +230,29 @@ async def new_household(
         entity_type="Household",
         entity_id=household.id,
         household_id=household.id,
-        changes=audit.field_changes({}, {"territory": territory}),
+        changes=audit.field_changes({}, values),
     )
     return household
 
 
-async def _accompany_if_social_worker(
-    session: AsyncSession, ctx: Context, household: Household, at: datetime
+Follower = tuple[uuid.UUID | None, uuid.UUID | None]  # (user, organisation)
+
+
+def _accompany(
+    session: AsyncSession,
+    ctx: Context,
+    household: Household,
+    follower: Follower,
+    at: datetime,
+    until: datetime | None = None,
 ) -> None:
-    """A household created by an accompanying professional is accompanied by them (and
-    their organisation) from then on; otherwise it would vanish from their own scope."""
-    viewer = ctx.authenticated
-    if viewer.relationship is not PolicyRelationship.ACCOMPANYING:
-        return
+    user_id, organisation_id = follower
     accompaniment = Accompaniment(
         id=uuid.uuid4(),
         household_id=household.id,
-        user_id=viewer.user_id,
-        organisation_id=viewer.organisation_id,
-        validity=Range(at, None, bounds="[)"),
+        user_id=user_id,
+        organisation_id=organisation_id,
+        validity=Range(at, until, bounds="[)"),
         created_at=at,
     )
     session.add(accompaniment)
@@ -247,10 +264,62 @@ async def _accompany_if_social_worker(
         entity_type="Accompaniment",
         entity_id=accompaniment.id,
         household_id=household.id,
-        changes=audit.field_changes(
-            {}, {"user": viewer.user_id, "organisation": viewer.organisation_id}
-        ),
+        changes=audit.field_changes({}, {"user": user_id, "organisation": organisation_id}),
     )
+
+
+async def _accompany_if_social_worker(
+    session: AsyncSession,
+    ctx: Context,
+    household: Household,
+    at: datetime,
+    already: frozenset[Follower] = frozenset(),
+) -> None:
+    """A household created by an accompanying professional is accompanied by them (and
+    their organisation) from then on; otherwise it would vanish from their own scope.
+    Not twice: nothing is added when `already` (accompaniments just carried over) holds
+    the same user and organisation."""
+    viewer = ctx.authenticated
+    if viewer.relationship is not PolicyRelationship.ACCOMPANYING:
+        return
+    follower = (viewer.user_id, viewer.organisation_id)
+    if follower not in already:
+        _accompany(session, ctx, household, follower, at)
+
+
+async def carry_accompaniments(
+    session: AsyncSession, ctx: Context, source: Household, household: Household, at: datetime
+) -> None:
+    """`household` (new, born of a move out of `source`) is accompanied from `at` by whoever
+    accompanies `source` at `at` (same user, same organisation, same planned end), each
+    with its ACCOMPANY event, and by the actor if they are a social worker (as by
+    `createHousehold`).
+
+    Threat stopped: a member moved out into a household of her own, protected like the one
+    she left (`move_household_member`), followed by nobody. Nobody could then read her
+    file but the SIAO, nor write VIOLENCE (only an accompanying worker may), so nobody
+    could keep or lift her protection; and the worker who followed her would lose her."""
+    rows = await session.scalars(
+        select(Accompaniment)
+        .where(
+            Accompaniment.household_id == source.id,
+            Accompaniment.validity.contains(literal(at, DateTime(timezone=True))),
+        )
+        .order_by(Accompaniment.created_at, Accompaniment.id)
+    )
+    # One per follower, the one that lasts longest (an open end lasts longest).
+    until: dict[Follower, datetime | None] = {}
+    for row in rows:
+        follower = (row.user_id, row.organisation_id)
+        end = row.validity.upper
+        if follower in until:
+            kept = until[follower]
+            if kept is None or (end is not None and end <= kept):
+                continue
+        until[follower] = end
+    for follower, end in until.items():
+        _accompany(session, ctx, household, follower, at, end)
+    await _accompany_if_social_worker(session, ctx, household, at, frozenset(until))
 
 
 async def _check_territory(session: AsyncSession, ctx: Context, territory: str) -> None:

@@ -22,6 +22,7 @@ from resolvers.household_write import (
     Outcome,
     Problem,
     Refused,
+    carry_accompaniments,
     check_version,
     clock,
     insert_members,
@@ -113,6 +114,18 @@ async def move_household_member(
     """Close the person's open membership and open the new one at the same instant, in an
     existing household or in a new one of the same territory.
 
+    A new household is her own file, and stays as guarded as the one she left: it inherits
+    its `protected` flag (a victim of violence given her own file stays out of partners'
+    feeds and of other workers' searches until someone who accompanies her decides
+    otherwise, in the VIOLENCE section), recorded in its CREATE event; and it is
+    accompanied from the move's instant by whoever accompanies the household she left
+    (`carry_accompaniments`: same user, same organisation), plus the actor if they are a
+    social worker, as `createHousehold` does. The same when the SIAO makes the move: the
+    SIAO accompanies nobody, so without the carried accompaniments she would be followed
+    by nobody, and nobody could write her VIOLENCE section (only an accompanying worker
+    may), hence nobody could keep or lift her protection. Those who followed her keep
+    following her; they already saw everything of hers up to the move.
+
     Scope first: the statement that locks the person carries the row scope (she is seen
     through her current household), so a person the viewer may not see and one that does
     not exist take the same path to the same NOT_FOUND, before anything else is checked
@@ -158,7 +171,10 @@ async def move_household_member(
                 check_version(target, expected_version, ["expectedVersion"])
             at = await clock(session)
             if target is None:
-                target = await new_household(session, ctx, source.territory_code, at)
+                target = await new_household(
+                    session, ctx, source.territory_code, at, protected=source.protected
+                )
+                await carry_accompaniments(session, ctx, source, target, at)
                 relationship = Relationship.REFERENCE_PERSON
             current.validity = Range(current.validity.lower, at, bounds="[)")
             moved = Membership(
