@@ -38,21 +38,6 @@ def actor(ctx: Context, user_id: uuid.UUID) -> Any:
 MASKED = RESTRICTED_KEY
 
 
-def names_hidden_household(
-    entity_type: str, changes: dict[str, Any], linked_households: Iterable[uuid.UUID] | None
-) -> bool:
-    """Does the event name a household (a move's origin or destination) that the viewer
-    may not see (`linked_households`: those it may, `record_loaders.linked_households`)?"""
-    seen = {str(h) for h in linked_households or ()}
-    for name in AUDITED_HOUSEHOLD_LINKS.get(entity_type, ()):
-        change = changes.get(name) or {}
-        for side in ("before", "after"):
-            named = change.get(side)
-            if named is not None and str(named) not in seen:
-                return True
-    return False
-
-
 def visible_changes(
     ctx: Context,
     entity_type: str,

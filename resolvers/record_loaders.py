@@ -348,13 +348,9 @@ def linked_households(ctx: Context) -> Any:
     )
 
 
-def names_hidden_household(ctx: Context) -> ColumnElement[bool]:
-    """Predicate over the change log's rows: the event names a household (a move's origin
-    or destination) that this viewer may not see. Such an event does not say who did it
-    (`resolvers.audit.shown_actor`), and its actor is not matched by the `actor` and `text`
-    filters: the one who moved her sees where she went, so naming them would point there.
-    """
-    t = audit_t
+def names_hidden_household(ctx: Context, t: Any = audit_t) -> ColumnElement[bool]:
+    """Predicate over the change log's rows (`t`): the event names a household (a move's
+    origin or destination) that this viewer may not see."""
     links = [(entity, name) for entity, names in AUDITED_HOUSEHOLD_LINKS.items() for name in names]
     if not links:
         return false()
@@ -368,6 +364,26 @@ def names_hidden_household(ctx: Context) -> ColumnElement[bool]:
     else:
         unseen = [n.is_not(None) for n in named]
     return and_(t.c.entity_type.in_(sorted({e for e, _ in links})), or_(*unseen))
+
+
+def actor_hidden(ctx: Context) -> ColumnElement[bool]:
+    """Predicate over the change log's rows: the event was written by the same request, in
+    the same household, as an event naming a household the viewer may not see (itself, or
+    the CLOSE of the household a move emptied). Such an event does not say who did it
+    (`AuditEvent.actor`), and its actor is not matched by the `actor` and `text` filters:
+    the one who moved her sees where she went, so naming them would point there."""
+    t = audit_t
+    same = audit_t.alias("same_request")
+    found: ColumnElement[bool] = or_(
+        names_hidden_household(ctx, t),
+        exists().where(
+            same.c.household_id == t.c.household_id,
+            same.c.request_id == t.c.request_id,
+            same.c.id != t.c.id,
+            names_hidden_household(ctx, same),
+        ),
+    )
+    return found
 
 
 class _AuditList(ChildList):
@@ -412,7 +428,7 @@ class _AuditList(ChildList):
             for field in self.readable_fields()
         ]
         actors = select(users_t.c.id).where(found(users_t.c.display_name))
-        by_actor = and_(t.c.actor_id.in_(actors), not_(names_hidden_household(self.ctx)))
+        by_actor = and_(t.c.actor_id.in_(actors), not_(actor_hidden(self.ctx)))
         return or_(found(t.c.action), found(t.c.entity_type), by_actor, *in_values)
 
     def note_text_reads(self, keys: Sequence[PageKey | CountKey]) -> None:
@@ -434,7 +450,7 @@ class _AuditList(ChildList):
                 self.ctx.note_access(household_id, category)
 
     def extra_columns(self) -> list[Any]:
-        return [linked_households(self.ctx)]
+        return [linked_households(self.ctx), actor_hidden(self.ctx).label("actor_hidden")]
 
     def conditions(self, filter: Any) -> list[Any]:
         t = self.table
@@ -447,7 +463,7 @@ class _AuditList(ChildList):
         assert isinstance(filter, AuditFilter)
         if filter.actor is not None:
             out.append(t.c.actor_id == filter.actor)
-            out.append(not_(names_hidden_household(self.ctx)))
+            out.append(not_(actor_hidden(self.ctx)))
         if filter.entity_type:
             out.append(t.c.entity_type == filter.entity_type)
         if filter.action:
@@ -482,9 +498,9 @@ class AuditEventByIdLoader(ScopedByIdLoader):
     async def load_batch(self, keys: list[uuid.UUID]) -> list[Row[Any] | None]:
         """Like the list: no event the viewer does not list, and the linked households."""
         t = self.table
-        stmt = select(t, linked_households(self.ctx)).where(
-            t.c.id.in_(keys), t.c.household_id.in_(self.ctx.scope.household_ids())
-        )
+        stmt = select(
+            t, linked_households(self.ctx), actor_hidden(self.ctx).label("actor_hidden")
+        ).where(t.c.id.in_(keys), t.c.household_id.in_(self.ctx.scope.household_ids()))
         hidden = hidden_entity_types(self.ctx.authenticated)
         if hidden:
             stmt = stmt.where(t.c.entity_type.not_in(hidden))

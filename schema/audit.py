@@ -33,6 +33,8 @@ class AuditEvent(Node):
     household_id: strawberry.Private[uuid.UUID | None]
     # the households named by the event's fields that the viewer may see (the loaders')
     linked_households: strawberry.Private[tuple[uuid.UUID, ...]]
+    # written with an event naming a household the viewer may not see (`actor_hidden`)
+    actor_hidden: strawberry.Private[bool]
 
     @property
     def household_key(self) -> uuid.UUID | None:
@@ -64,13 +66,12 @@ class AuditEvent(Node):
 
     @sensitive(
         Category.AUDIT,
-        "Who did it; null for changes made by the system, and for an event that names a "
-        "household you may not see (who moved her could point to where she went).",
+        "Who did it; null for changes made by the system, and for the events of a change "
+        "that names a household you may not see (who moved her, and closed the household "
+        "she left, could point to where she went).",
     )
     def actor(self, info: strawberry.Info) -> User | None:
-        if self.actor_id is None or resolve.names_hidden_household(
-            self.entity_type, self.recorded, self.linked_households
-        ):
+        if self.actor_id is None or self.actor_hidden:
             return None
         return then(resolve.actor(info.context, self.actor_id), user_from_row)  # type: ignore[no-any-return]
 
@@ -118,4 +119,5 @@ def audit_event_from_row(row: Row[Any] | None) -> AuditEvent | None:
         actor_id=row.actor_id,
         household_id=row.household_id,
         linked_households=tuple(getattr(row, "linked_households", None) or ()),
+        actor_hidden=bool(getattr(row, "actor_hidden", True)),
     )

@@ -823,3 +823,38 @@ async def test_a_partner_with_no_scope_on_households_data_lists_none(
     identity = await as_who(WHO[9])(listing)
     assert identity.data is not None
     assert identity.data["households"]["totalCount"] > 0
+
+
+async def test_the_close_of_the_household_she_left_does_not_say_who_moved_her(
+    as_user: Viewer, sql: asyncpg.Connection
+) -> None:
+    """The only member of a Bêta household moves to an Alpha one: the household she left
+    closes in the same change, and its CLOSE must not name the mover either."""
+    alone = await one_row(
+        sql,
+        "SELECT m.person_id FROM memberships m JOIN households h ON h.id = m.household_id "
+        "WHERE h.reference = '7500000041' AND upper_inf(m.validity)",
+    )
+    target = await one_row(sql, "SELECT id, version FROM households WHERE reference='7500000005'")
+    moved = await as_user(OPERATOR)(
+        MOVE,
+        input={
+            "personId": gid("Person", alone["person_id"]),
+            "toHouseholdId": gid("Household", target["id"]),
+            "relationship": "OTHER",
+            "expectedVersion": target["version"],
+        },
+    )
+    assert moved.data is not None, moved.errors
+    assert moved.data["moveHouseholdMember"]["userErrors"] == []
+    beta = as_user("sw.beta@demo.siao")
+    log = await log_of(beta, "7500000041", action="CLOSE")
+    (close,) = [e["node"] for e in log["auditEvents"]["edges"]]
+    assert close["actor"] is None
+    for search in ({"text": "Lefèvre"}, {"actor": gid("User", await operator_id(sql))}):
+        found = await log_of(beta, "7500000041", action="CLOSE", **search)
+        assert found["auditEvents"]["totalCount"] == 0, search
+    # the SIAO, who sees both households, reads who closed it
+    siao = await log_of(as_user(OPERATOR), "7500000041", action="CLOSE")
+    (seen,) = [e["node"] for e in siao["auditEvents"]["edges"]]
+    assert seen["actor"] == {"displayName": "Sophie Lefèvre"}
