@@ -97,13 +97,18 @@ async def test_every_scenario_runs_without_error_at_a_fixed_cost(
     # a tab may cost less when a relation has nothing to load, never more than its shape.
     # tests/test_record.py counts as the accompanying social worker, whose own user row is
     # already loaded when they wrote everything shown; the bench reads as the SIAO, for
-    # whom the authors (`savedBy`, `author`) are one more statement.
+    # whom the authors (`savedBy`, `author`) are one more statement, and the last change it
+    # may see (`lastSavedAt`: it is not shown health saves) one more.
     record = by_name["record"]["documents"]
     assert set(record) == set(TABS)
-    assert all(record[tab]["statements_max"] <= cost + 1 for tab, (_, cost) in TABS.items()), record
-    for name in ("queue", "search", "create-demand"):
+    assert all(record[tab]["statements_max"] <= cost + 2 for tab, (_, cost) in TABS.items()), record
+    for name in ("queue", "create-demand"):
         figures = by_name[name]["figures"]
         assert figures["sql_statements_min"] == figures["sql_statements_max"], name
+    # a search that finds nobody skips its count (2 statements instead of 3)
+    search = by_name["search"]["figures"]
+    assert search["sql_statements_max"] == 3
+    assert search["sql_statements_min"] in (2, 3)
     assert by_name["search"]["search_found_percent"] > 0
     created = by_name["create-demand"]
     assert created["demands_created"] == created["answers_ok"] > 0
