@@ -25,7 +25,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects import postgresql
 
-from auth.scope import HouseholdScope
+from auth.scope import HouseholdScope, anchor_household
 from models import Household, Membership, Person, Sex
 from resolvers.loader_base import ManyLoader, ScopedByIdLoader, SqlLoader, many_per_key, one_per_key
 
@@ -196,15 +196,32 @@ def _survivor(asked: Any) -> Any:
 class PersonByIdLoader(SqlLoader[uuid.UUID, Row[Any] | None]):
     """A person by id (`node`, a search's pick, a summary's reference person): visible
     when her anchor household is (rule PERSON). The id of a record merged into another
-    answers the survivor."""
+    answers the survivor.
+
+    The rule is evaluated on each id asked, before the persons are joined: the same probes
+    run (the survivor, the anchor, the scope) whether the id names a person or nobody, so
+    that a person out of scope costs about what a random id does (no timing oracle)."""
 
     shows = "Person"
 
     async def load_batch(self, keys: list[uuid.UUID]) -> list[Row[Any] | None]:
-        asked = select(persons_t.c.id.label("asked_id")).where(persons_t.c.id.in_(keys))
-        source = asked.subquery("asked")
-        stmt = seen_persons(self.ctx.scope, source, source.c.asked_id, None).add_columns(
-            source.c.asked_id
+        ids = postgresql.ARRAY(postgresql.UUID(as_uuid=True))
+        asked = select(func.unnest(literal(list(dict.fromkeys(keys)), ids)).label("asked_id"))
+        k = asked.subquery("k")
+        survivors = select(k.c.asked_id, _survivor(k.c.asked_id).label("person_id")).subquery(
+            "survivors"
+        )
+        p = persons_t
+        stmt = (
+            select(
+                p.c.id,
+                p.c.merged_into_id,
+                *[p.c[name] for name in IDENTITY_FIELDS],
+                literal(None, DateTime(timezone=True)).label("as_of"),
+                survivors.c.asked_id,
+            )
+            .select_from(survivors.join(p, p.c.id == survivors.c.person_id))
+            .where(self.ctx.scope.contains(anchor_household(survivors.c.person_id)))
         )
         return one_per_key(await self.rows(stmt), keys, "asked_id")
 
