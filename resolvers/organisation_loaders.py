@@ -10,7 +10,8 @@ from sqlalchemy import ColumnElement, Row, Table, and_, false, or_, select, unio
 
 from auth.policy import Category, Role
 from auth.visibility import may_see_professionals
-from models import Organisation, OrganisationKind, Orientation, Place, Stay, Territory, User
+from models import Organisation, OrganisationKind, Place, Territory, User
+from resolvers.demand_loaders import orientations_t, stays_t
 from resolvers.loader_base import ManyLoader, SqlLoader, many_per_key, one_per_key
 
 if TYPE_CHECKING:
@@ -20,8 +21,6 @@ users_t: Table = User.__table__  # type: ignore[assignment]
 organisations_t: Table = Organisation.__table__  # type: ignore[assignment]
 territories_t: Table = Territory.__table__  # type: ignore[assignment]
 places_t: Table = Place.__table__  # type: ignore[assignment]
-orientations_t: Table = Orientation.__table__  # type: ignore[assignment]
-stays_t: Table = Stay.__table__  # type: ignore[assignment]
 
 
 class UserByIdLoader(SqlLoader[uuid.UUID, Row[Any] | None]):

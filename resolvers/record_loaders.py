@@ -49,11 +49,11 @@ from models import (
     AuditEvent,
     Evaluation,
     EvaluationKind,
-    Household,
     Note,
     NotePerson,
 )
 from models.note import SEARCH_CONFIGS
+from resolvers.household_loaders import households_t
 from resolvers.loader_base import (
     ChildCountLoader,
     ChildList,
@@ -73,7 +73,6 @@ if TYPE_CHECKING:
     from resolvers.context import Context
 
 evaluations_t: Table = Evaluation.__table__  # type: ignore[assignment]
-households_t: Table = Household.__table__  # type: ignore[assignment]
 
 
 class _EvaluationList(ChildList):
