@@ -124,9 +124,7 @@ class SeenPerson:
         )
 
 
-def seen_persons(
-    scope: HouseholdScope, source: FromClause, asked: Any, via: Any | None
-) -> Select[Any]:
+def seen_persons(scope: HouseholdScope, source: FromClause, asked: Any, via: Any) -> Select[Any]:
     """The persons `asked` (a column of `source`) as this viewer may see them (rule PERSON
     of `auth.visibility`): her record now when her anchor household (now, or the last one)
     is visible; else, when she is reached through a household she left (`via`, a column of
@@ -134,17 +132,12 @@ def seen_persons(
     with `as_of` the instant she left; else no row. The id of a record merged into another
     answers the survivor.
 
-    Without `via`: the persons' columns. With `via`: one JSON value `shown` (and `as_of`),
-    chosen in SQL, so a row never carries values the viewer may not see; `SeenPerson.of`
-    reads it. (One CASE over one value: building a CASE per field cost ~5 ms of Python per
-    statement.)"""
+    The row holds one JSON value `shown` (and `as_of`), chosen in SQL, so that it never
+    carries values the viewer may not see; `SeenPerson.of` reads it. (One CASE over one
+    value: building a CASE per field cost ~5 ms of Python per statement.)"""
     p, m = persons_t, _LEFT
     person = source.join(p, p.c.id == _survivor(asked))
     current = scope.persons(p.c.id)
-    if via is None:
-        columns = [p.c.id, p.c.merged_into_id, *[p.c[name] for name in IDENTITY_FIELDS]]
-        stmt = select(*columns, literal(None, DateTime(timezone=True)).label("as_of"))
-        return stmt.select_from(person).where(current)
     past = (
         select(m.c.identity_at_end.label("identity"), func.upper(m.c.validity).label("left_at"))
         .where(m.c.person_id == p.c.id, m.c.household_id == via, not_(func.upper_inf(m.c.validity)))
