@@ -87,6 +87,20 @@ class Settings:
     # How often each server process re-checks its open WebSocket sessions (token expiry,
     # account still active) between events; every event is checked anyway.
     session_check_seconds: float = 30.0
+    # The edge (server.py): the largest JSON body read (uploads keep their own limit), and
+    # how deeply a JSON body may nest.
+    max_body_bytes: int = 1024 * 1024
+    max_json_depth: int = 64
+    # The cost limit (schema/cost.py): the most objects a document could return, counted
+    # before execution from its page sizes.
+    max_nodes: int = 50_000
+    # Towards the database: opening a connection, waiting for one of the pool, and one
+    # statement (seconds). A paused or unreachable database gives a 503 within these.
+    db_connect_timeout: float = 5.0
+    db_pool_timeout: float = 5.0
+    db_statement_timeout: float = 15.0
+    # The `Retry-After` of a 503 while the database is unavailable (seconds).
+    retry_after_seconds: int = 5
 
     @property
     def is_dev(self) -> bool:
@@ -155,4 +169,11 @@ class Settings:
             introspection=introspection,
             vital_secret=Secret(vital_secret) if vital_secret else None,
             session_check_seconds=session_check,
+            max_body_bytes=_int("SIAO_MAX_BODY_BYTES", cls.max_body_bytes),
+            max_json_depth=_int("SIAO_MAX_JSON_DEPTH", cls.max_json_depth),
+            max_nodes=_int("SIAO_MAX_NODES", cls.max_nodes),
+            db_connect_timeout=_float("SIAO_DB_CONNECT_TIMEOUT", cls.db_connect_timeout),
+            db_pool_timeout=_float("SIAO_DB_POOL_TIMEOUT", cls.db_pool_timeout),
+            db_statement_timeout=_float("SIAO_DB_STATEMENT_TIMEOUT", cls.db_statement_timeout),
+            retry_after_seconds=_int("SIAO_RETRY_AFTER_SECONDS", cls.retry_after_seconds),
         )

@@ -16,6 +16,13 @@ class ErrorCode(StrEnum):
     GRAPHQL_PARSE_FAILED = "GRAPHQL_PARSE_FAILED"
     GRAPHQL_VALIDATION_FAILED = "GRAPHQL_VALIDATION_FAILED"
     INTERNAL_SERVER_ERROR = "INTERNAL_SERVER_ERROR"
+    # The database cannot be reached now (down, restarting, paused): retry later.
+    SERVICE_UNAVAILABLE = "SERVICE_UNAVAILABLE"
+    # The request itself is malformed (body not JSON, not UTF-8, too deep, wrong shape).
+    BAD_REQUEST = "BAD_REQUEST"
+    PAYLOAD_TOO_LARGE = "PAYLOAD_TOO_LARGE"
+    # The document could return more objects than `SIAO_MAX_NODES` (schema/cost.py).
+    QUERY_TOO_COSTLY = "QUERY_TOO_COSTLY"
 
 
 class CodedError(Exception):

@@ -14,9 +14,10 @@ from starlette.applications import Starlette
 
 from auth.settings import Settings
 from auth.tokens import TokenVerifier
+from cli import main
 from migrations import alembic_config, head_revision
 from resolvers import organisation
-from server import create_app, main
+from server import create_app
 from tests.conftest import Databases, _admin, _plain, http_client
 
 
