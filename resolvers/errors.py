@@ -41,3 +41,33 @@ def bad_input(message: str, **extra: Any) -> CodedError:
 # The request id of the request being served: set by the HTTP layer, shown in masked
 # errors and in every log line, so that a client's report leads to the log.
 request_id_var: ContextVar[str] = ContextVar("request_id", default="-")
+
+
+def database_unavailable(exc: BaseException | None) -> bool:
+    """Whether `exc` (or what it wraps) means the database cannot serve now: down,
+    restarting, refusing connections, too slow (a timeout), or the pool exhausted. Such a
+    failure is answered 503 `SERVICE_UNAVAILABLE` with `Retry-After`, not as a bug."""
+    import asyncpg
+    from sqlalchemy import exc as sa_exc
+
+    seen: set[int] = set()
+    while exc is not None and id(exc) not in seen:
+        seen.add(id(exc))
+        if isinstance(
+            exc,
+            OSError  # refused, reset, unreachable (ConnectionError is one)
+            | TimeoutError  # connect, pool checkout or statement timeout (asyncio's too)
+            | sa_exc.TimeoutError  # the pool had no connection to give in time
+            | asyncpg.PostgresConnectionError
+            | asyncpg.InterfaceError  # the connection closed under us
+            | asyncpg.CannotConnectNowError  # starting up, shutting down, recovering
+            | asyncpg.AdminShutdownError
+            | asyncpg.CrashShutdownError
+            | asyncpg.TooManyConnectionsError
+            | asyncpg.QueryCanceledError,  # statement_timeout
+        ):
+            return True
+        if isinstance(exc, sa_exc.DBAPIError) and exc.connection_invalidated:
+            return True
+        exc = getattr(exc, "orig", None) or exc.__cause__ or exc.__context__
+    return False
