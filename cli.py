@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import logging
+import multiprocessing
 import os
+import signal
 import sys
+import threading
 import time
 from dataclasses import replace
 
@@ -19,16 +23,20 @@ from models.database import create_engine
 from schema import SDL_PATH, export_sdl
 from server import configure_logging, create_app
 
+log = logging.getLogger(__name__)
+
 # --- command line ---------------------------------------------------------------------
 
 
 def resolve_database(settings: Settings) -> str:
     """DATABASE_URL if set, else the embedded server under the data folder (started now,
-    stopped when this process exits)."""
+    stopped when this process exits: normally, on an error, or on SIGTERM or SIGINT, which
+    from now on unwind the process rather than end it on the spot)."""
     if settings.database_url is not None:
         return str(settings.database_url)
-    from models.embedded import start_embedded
+    from models.embedded import exit_on_stop_signals, start_embedded
 
+    exit_on_stop_signals()
     return start_embedded(settings.data_dir).url
 
 
@@ -37,7 +45,26 @@ def app_factory() -> Starlette:
     settings = Settings.from_env()
     if settings.database_url is None:
         raise SystemExit("app_factory needs DATABASE_URL (siao serve sets it)")
+    _stop_with_parent()
     return create_app(settings, str(settings.database_url))
+
+
+def _stop_with_parent() -> None:
+    """A worker outlives a `siao serve` parent killed outright (kill -9, OOM killer): it
+    would go on holding the port, so that the next `siao serve` cannot serve, and
+    connections to a database that that next one may stop. It shuts down gracefully
+    (SIGTERM to itself, as the parent would send) when the parent is gone; the
+    multiprocessing sentinel tells it without polling."""
+    parent = multiprocessing.parent_process()
+    if parent is None:  # not a worker of uvicorn's supervisor
+        return
+
+    def wait_then_stop() -> None:
+        parent.join()
+        log.warning("siao serve (pid %s) is gone: this worker stops", parent.pid)
+        os.kill(os.getpid(), signal.SIGTERM)
+
+    threading.Thread(target=wait_then_stop, name="stop-with-parent", daemon=True).start()
 
 
 async def _sweep_attachments(settings: Settings, url: str) -> int:

@@ -58,7 +58,7 @@ async def second_server(database_url: str, data_dir: Path) -> AsyncIterator[str]
         sys.executable,
         "-m",
         "uvicorn",
-        "server:app_factory",
+        "cli:app_factory",
         "--factory",
         "--host",
         "127.0.0.1",
