@@ -20,7 +20,7 @@ def evaluations(
     ctx: Context,
     household_id: uuid.UUID,
     kind: EvaluationKind | None,
-    first: int,
+    first: int | None,
     after: str | None,
 ) -> Any:
     loaders = ctx.loaders

@@ -91,7 +91,7 @@ def child_page(
     pages: ChildPageLoader,
     counts: ChildCountLoader,
     household_id: uuid.UUID,
-    first: int,
+    first: int | None,
     after: str | None,
     filter: Hashable = None,
 ) -> Any:
@@ -111,13 +111,13 @@ def child_page(
     )
 
 
-def demands(ctx: Context, household_id: uuid.UUID, first: int, after: str | None) -> Any:
+def demands(ctx: Context, household_id: uuid.UUID, first: int | None, after: str | None) -> Any:
     loaders = ctx.loaders
     return child_page(ctx, loaders.demand_pages, loaders.demand_counts, household_id, first, after)
 
 
 def audit_events(
-    ctx: Context, household_id: uuid.UUID, filter: Hashable, first: int, after: str | None
+    ctx: Context, household_id: uuid.UUID, filter: Hashable, first: int | None, after: str | None
 ) -> Any:
     """`filter`: an `AuditFilter` (`resolvers.audit.audit_filter`) or None."""
     loaders = ctx.loaders
@@ -126,16 +126,16 @@ def audit_events(
     )
 
 
-def access_log(ctx: Context, household_id: uuid.UUID, first: int, after: str | None) -> Any:
+def access_log(ctx: Context, household_id: uuid.UUID, first: int | None, after: str | None) -> Any:
     loaders = ctx.loaders
     return child_page(ctx, loaders.access_pages, loaders.access_counts, household_id, first, after)
 
 
 async def households(
-    ctx: Context, territory: str | None, first: int, after: str | None
+    ctx: Context, territory: str | None, first: int | None, after: str | None
 ) -> ResolvedPage:
     """Visible households, ordered by reference; `territory` narrows within the scope."""
-    check_first(first, ctx.settings)
+    first = check_first(first, ctx.settings)
     conditions = [ctx.scope.households(households_t)]
     if not may_load(ctx.authenticated, "Household"):  # the type's own rule
         conditions.append(false())

@@ -37,7 +37,9 @@ def note_filter(raw: Any) -> NoteFilter | None:
     )
 
 
-def notes(ctx: Context, household_id: uuid.UUID, filter: Any, first: int, after: str | None) -> Any:
+def notes(
+    ctx: Context, household_id: uuid.UUID, filter: Any, first: int | None, after: str | None
+) -> Any:
     pages, counts = ctx.loaders.note_pages, ctx.loaders.note_counts
     return child_page(ctx, pages, counts, household_id, first, after, note_filter(filter))
 

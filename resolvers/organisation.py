@@ -34,6 +34,14 @@ async def viewer_row(ctx: Context) -> Row[Any] | None:
     return await ctx.loaders.user_by_id.load(viewer.user_id)
 
 
+def _unencodable(text: str) -> bool:
+    try:
+        text.encode()
+    except UnicodeEncodeError:  # a lone surrogate
+        return True
+    return False
+
+
 async def load_viewer(ctx: Context, claims: Claims) -> Viewer | None:
     """The viewer a verified token names: a partner system from its claims, or the active
     user its subject names (None: the token is refused)."""
@@ -41,6 +49,8 @@ async def load_viewer(ctx: Context, claims: Claims) -> Viewer | None:
         grant = claims.partner
         return Viewer.partner(claims.subject, grant.name, grant.scopes, grant.territory)
     login = claims.subject
+    if not login or "\x00" in login or not login.isprintable() or _unencodable(login):
+        return None  # no login holds it: refused before SQL, like any unknown user
     row = (
         await ctx.execute(select(User.__table__).where(User.login == login, User.active.is_(True)))
     ).first()

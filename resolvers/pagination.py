@@ -67,7 +67,10 @@ def decode_key_cursor(cursor: str | None) -> str | None:
         raise bad_input("Malformed cursor in `after`.", field="after") from None
 
 
-def check_first(first: int, settings: Settings) -> int:
+def check_first(first: int | None, settings: Settings) -> int:
+    """The page size asked for: null (a variable left null) means the default."""
+    if first is None:
+        return DEFAULT_PAGE
     if first < 0 or first > settings.max_page_size:
         raise bad_input(
             f"`first` must be between 0 and {settings.max_page_size}, got {first}.",

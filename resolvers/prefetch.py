@@ -67,8 +67,10 @@ def _by(loader_name: str, key: Callable[[Row[Any], dict[str, Any]], Any]) -> Fet
 
 
 def _first(args: dict[str, Any]) -> int:
-    # Literal arguments arrive as source text ("5"), variables as values (5).
-    return int(args.get("first", DEFAULT_PAGE))
+    # Literal arguments arrive as source text ("5"), variables as values (5); a variable
+    # left null, or the literal `null`, means the default, as for the field itself.
+    first = args.get("first")
+    return DEFAULT_PAGE if first is None or first == "null" else int(first)
 
 
 def _no_filter(args: dict[str, Any]) -> Hashable:

@@ -53,10 +53,10 @@ async def work_queue(
     priority: int | None,
     waiting_since: datetime | None,
     order: QueueOrder,
-    first: int,
+    first: int | None,
     after: str | None,
 ) -> ResolvedPage:
-    check_first(first, ctx.settings)
+    first = check_first(first, ctx.settings)
     conditions: list[Any] = [
         Demand.household_id.in_(ctx.scope.household_ids()),
         Demand.status.in_(statuses or WAITING),
@@ -71,6 +71,8 @@ async def work_queue(
     if kind is not None:
         conditions.append(Demand.kind == kind)
     if priority is not None:
+        if not 1 <= priority <= 4:  # checked before SQL: the column is a smallint
+            raise bad_input("`priority` is between 1 (most urgent) and 4.", field="priority")
         conditions.append(Demand.priority == priority)
     if waiting_since is not None:
         conditions.append(Demand.submitted_at <= waiting_since)

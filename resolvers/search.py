@@ -199,13 +199,22 @@ async def _close_words(ctx: Context, viewer: Viewer, query: str) -> list[list[st
     return [list(r.close) for r in asked]
 
 
+# The deepest position a search cursor may hold (a bigint OFFSET takes more, but no one
+# pages through a million results of a name search).
+MAX_OFFSET = 1_000_000
+
+
 def _offset(after: str | None) -> int:
     if after is None:
         return 0
     try:
-        return int(base64.urlsafe_b64decode(after.encode()).decode())
+        position = int(base64.urlsafe_b64decode(after.encode()).decode())
     except (binascii.Error, UnicodeError, ValueError):
         raise bad_input("Malformed cursor in `after`.", field="after") from None
+    # A position this service gave: never negative, and within what an OFFSET takes.
+    if not 0 <= position <= MAX_OFFSET:
+        raise bad_input("Malformed cursor in `after`.", field="after")
+    return position
 
 
 def _cursor(position: int) -> str:
@@ -219,7 +228,7 @@ async def search_persons(
     birth_date: date | None = None,
     birth_year: int | None = None,
     territory: str | None = None,
-    first: int = 20,
+    first: int | None = None,
     after: str | None = None,
 ) -> ResolvedPage:
     """One page of the search, run in one of the process's search slots (the bulkhead of
@@ -243,13 +252,13 @@ async def _search_persons(
     birth_date: date | None,
     birth_year: int | None,
     territory: str | None,
-    first: int,
+    first: int | None,
     after: str | None,
 ) -> ResolvedPage:
     viewer = ctx.authenticated
     if not viewer.may_search:
         raise CodedError(ErrorCode.FORBIDDEN, "You may not search persons.")
-    check_first(first, ctx.settings)
+    first = check_first(first, ctx.settings)
     if len(query) > MAX_QUERY:
         raise bad_input(f"The query is longer than {MAX_QUERY} characters.", field="query")
     if territory is not None and territory != viewer.territory_code:

@@ -20,7 +20,10 @@ def encode_id(type_name: str, raw: uuid.UUID | str) -> strawberry.ID:
 
 
 # The arguments of every connection.
-First = Annotated[int, strawberry.argument(description="Page size (at most 100).")]
+First = Annotated[
+    int | None,
+    strawberry.argument(description="Page size (at most 100); null or absent: 20."),
+]
 After = Annotated[str | None, strawberry.argument(description="`endCursor` of the previous page.")]
 
 

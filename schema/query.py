@@ -17,7 +17,7 @@ from resolvers import household as households_resolve
 from resolvers import organisation as organisation_resolve
 from resolvers import queue as queue_resolve
 from resolvers import structure as structure_resolve
-from resolvers.errors import bad_input
+from resolvers.errors import CodedError, ErrorCode, bad_input
 from resolvers.node import load_node
 from resolvers.pagination import DEFAULT_PAGE
 from resolvers.prefetch import prefetch, prefetch_connection
@@ -206,11 +206,20 @@ class Query(SearchQuery):
             raise bad_input(f"At most {MAX_NODES} ids at once.", field="ids")
         return await _nodes(info, list(ids))
 
-    @strawberry.field(description="Who you are, according to your token.")
+    @strawberry.field(
+        description="Who you are, according to your token: a person's account (a partner "
+        "system has none: FORBIDDEN)."
+    )
     async def me(self, info: strawberry.Info) -> Me:
         viewer = info.context.authenticated
+        user = user_from_row(await organisation_resolve.viewer_row(info.context))
+        if user is None:  # a partner system: its token names it, it has no user account
+            raise CodedError(
+                ErrorCode.FORBIDDEN,
+                "`me` describes a person's account; a partner system has none.",
+            )
         return Me(
-            id=user_from_row(await organisation_resolve.viewer_row(info.context)).id,  # type: ignore[union-attr]
+            id=user.id,
             display_name=viewer.display_name,
             role=viewer.role,
             organisation_id=viewer.organisation_id,
