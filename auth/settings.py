@@ -92,13 +92,14 @@ class Settings:
     max_body_bytes: int = 1024 * 1024
     max_json_depth: int = 64
     # The cost limit (schema/cost.py): the most objects a document could return, counted
-    # before execution from its page sizes.
-    max_nodes: int = 50_000
+    # before execution from its page sizes. 20,000: 16x the heaviest README or screen
+    # document, and a full answer at the limit is about 6 MiB (docs/cost-limit.md).
+    max_nodes: int = 20_000
     # Towards the database: opening a connection, waiting for one of the pool, and one
     # statement (seconds). A paused or unreachable database gives a 503 within these.
     db_connect_timeout: float = 5.0
     db_pool_timeout: float = 5.0
-    db_statement_timeout: float = 15.0
+    db_statement_timeout: float = 5.0
     # The `Retry-After` of a 503 while the database is unavailable (seconds).
     retry_after_seconds: int = 5
 

@@ -20,6 +20,11 @@ class ErrorCode(StrEnum):
     SERVICE_UNAVAILABLE = "SERVICE_UNAVAILABLE"
     # The request itself is malformed (body not JSON, not UTF-8, too deep, wrong shape).
     BAD_REQUEST = "BAD_REQUEST"
+    NOT_FOUND = "NOT_FOUND"
+    METHOD_NOT_ALLOWED = "METHOD_NOT_ALLOWED"
+    UNSUPPORTED_MEDIA_TYPE = "UNSUPPORTED_MEDIA_TYPE"
+    # A subscription sent over HTTP (they run over a WebSocket).
+    OPERATION_NOT_SUPPORTED = "OPERATION_NOT_SUPPORTED"
     PAYLOAD_TOO_LARGE = "PAYLOAD_TOO_LARGE"
     # The document could return more objects than `SIAO_MAX_NODES` (schema/cost.py).
     QUERY_TOO_COSTLY = "QUERY_TOO_COSTLY"

@@ -31,6 +31,7 @@ import asyncpg
 from sqlalchemy import func, select, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncSession
+from tenacity import AsyncRetrying, RetryCallState, wait_exponential, wait_random
 
 from auth.tokens import Claims
 from auth.viewer import Viewer
@@ -146,33 +147,135 @@ async def notify_orientation(
     await session.execute(select(func.pg_notify(CHANNEL, json.dumps(payload))))
 
 
+# The LISTEN connection's reconnection: the first retry after this (seconds), doubling up
+# to the cap given to the bus, plus a random part so that the processes that lost it at the
+# same instant (every worker of every host) do not all knock at once.
+RECONNECT_FIRST_SECONDS = 0.1
+RECONNECT_JITTER = 0.2  # of the cap
+
+
 class EventBus:
     """One LISTEN connection per process, fanned out to in-process subscriber queues; and
-    the process's open live sessions, re-checked every `check_seconds`."""
+    the process's open live sessions, re-checked every `check_seconds`.
 
-    def __init__(self, url: str, *, check_seconds: float = 30.0) -> None:
+    The connection is kept: lost (the server restarted, crashed, or closed it), it is
+    opened again with exponential backoff (at most `reconnect_max_seconds` apart), and the
+    subscriptions open meanwhile resume on the new one by themselves (their queues stay;
+    the events committed while no connection listened are not delivered). A connection
+    that dies without a word (a network partition, a NAT forgetting an idle flow) is found
+    by a query every `ping_seconds`. `listening` tells /health/ready whether live updates
+    work now."""
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        check_seconds: float = 30.0,
+        connect_timeout: float = 5.0,
+        command_timeout: float = 15.0,
+        reconnect_max_seconds: float = 5.0,
+        ping_seconds: float = 10.0,
+    ) -> None:
         self._url = make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
         self._conn: asyncpg.Connection | None = None
+        # One statement at a time on the connection (the ping and the session check).
+        self._using = asyncio.Lock()
+        self._lost = asyncio.Event()
         self._queues: set[asyncio.Queue[dict[str, Any]]] = set()
         self._subscribed = asyncio.Condition()
         self._sessions: set[LiveContext] = set()
         self._check_seconds = check_seconds
+        self._connect_timeout = connect_timeout
+        self._command_timeout = command_timeout
+        self._reconnect_max = reconnect_max_seconds
+        self._ping_seconds = ping_seconds
         self._ticker: asyncio.Task[None] | None = None
+        self._keeper: asyncio.Task[None] | None = None
+
+    @property
+    def listening(self) -> bool:
+        """Whether events reach this process now (false from the loss of the connection
+        until it is open and listening again)."""
+        return self._conn is not None and not self._conn.is_closed()
 
     async def start(self) -> None:
-        self._conn = await asyncpg.connect(self._url)
-        await self._conn.add_listener(CHANNEL, self._on_notify)
+        """Listens, or fails (the database must be reachable when the server starts)."""
+        await self._listen()
+        self._keeper = asyncio.create_task(self._keep_listening())
         self._ticker = asyncio.create_task(self._tick())
 
     async def stop(self) -> None:
-        if self._ticker is not None:
-            self._ticker.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._ticker
-            self._ticker = None
-        if self._conn is not None:
-            await self._conn.close()
-            self._conn = None
+        for task in (self._ticker, self._keeper):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+        self._ticker = self._keeper = None
+        conn, self._conn = self._conn, None
+        if conn is not None:
+            try:
+                await conn.close(timeout=self._connect_timeout)
+            except (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError):
+                conn.terminate()  # a paused or vanished server
+
+    async def _listen(self) -> None:
+        conn = await asyncpg.connect(
+            self._url, timeout=self._connect_timeout, command_timeout=self._command_timeout
+        )
+        try:
+            await conn.add_listener(CHANNEL, self._on_notify)
+        except BaseException:
+            conn.terminate()
+            raise
+        conn.add_termination_listener(self._on_termination)
+        self._conn = conn
+
+    def _on_termination(self, conn: object) -> None:
+        if conn is self._conn:
+            self._lost.set()
+
+    async def _keep_listening(self) -> None:
+        """Waits for the loss of the connection (its termination, or a failed ping), then
+        opens a new one, for the life of the process."""
+        while True:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._lost.wait(), self._ping_seconds)
+            if not self._lost.is_set() and await self._answers():
+                continue
+            await self._reconnect()
+
+    async def _answers(self) -> bool:
+        """The ping: whatever makes it fail makes the connection unfit to listen."""
+        try:
+            async with self._using:
+                if self._conn is None:
+                    return False
+                await self._conn.execute("SELECT 1")
+        except Exception as exc:
+            log.warning(
+                "live updates: the LISTEN connection does not answer (%s)", type(exc).__name__
+            )
+            return False
+        return True
+
+    async def _reconnect(self) -> None:
+        conn, self._conn = self._conn, None
+        if conn is not None:
+            conn.remove_termination_listener(self._on_termination)
+            conn.terminate()
+        self._lost.clear()
+        log.warning("live updates stopped: the LISTEN connection was lost; reconnecting")
+        started = asyncio.get_running_loop().time()
+        retrying = AsyncRetrying(
+            wait=wait_exponential(multiplier=RECONNECT_FIRST_SECONDS, max=self._reconnect_max)
+            + wait_random(0, self._reconnect_max * RECONNECT_JITTER),
+            before_sleep=_log_failed_attempt,
+        )
+        async for attempt in retrying:
+            with attempt:
+                await self._listen()
+        elapsed = asyncio.get_running_loop().time() - started
+        log.warning("live updates resumed: listening again after %.1f s", elapsed)
 
     def watch(self, session: LiveContext) -> None:
         """An authenticated socket: re-checked on every tick until `forget`."""
@@ -186,8 +289,8 @@ class EventBus:
             await asyncio.sleep(self._check_seconds)
             try:
                 await self.check_sessions()
-            except (OSError, asyncpg.PostgresError) as exc:  # retried on the next tick
-                log.warning("live sessions not checked: %s", type(exc).__name__)
+            except (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+                log.warning("live sessions not checked: %s", type(exc).__name__)  # next tick
 
     async def check_sessions(self) -> None:
         """Ends the open sessions whose token expired (app's clock) or whose account is no
@@ -201,12 +304,15 @@ class EventBus:
             for s in open_sessions
             if s.ended is None and s.claims is not None and s.claims.partner is None
         }
-        if not users or self._conn is None:
+        if not users:
             return
-        rows = await self._conn.fetch(
-            "SELECT login FROM users WHERE login = ANY($1::text[]) AND active",
-            sorted(set(users.values())),
-        )
+        async with self._using:
+            if self._conn is None:  # reconnecting: checked on the next tick
+                return
+            rows = await self._conn.fetch(
+                "SELECT login FROM users WHERE login = ANY($1::text[]) AND active",
+                sorted(set(users.values())),
+            )
         active = {row["login"] for row in rows}
         for session, login in users.items():
             if login not in active:
@@ -225,7 +331,7 @@ class EventBus:
 
     @asynccontextmanager
     async def subscribe(self) -> AsyncIterator[asyncio.Queue[dict[str, Any]]]:
-        if self._conn is None:
+        if self._keeper is None:
             raise RuntimeError("the event bus is not started")
         queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue(QUEUE_SIZE)
         self._queues.add(queue)
@@ -241,3 +347,13 @@ class EventBus:
         sent from then on reach them (a test, or a smoke check after a deployment)."""
         async with self._subscribed:
             await self._subscribed.wait_for(lambda: len(self._queues) >= count)
+
+
+def _log_failed_attempt(state: RetryCallState) -> None:
+    failure = state.outcome.exception() if state.outcome is not None else None
+    log.warning(
+        "live updates: reconnection attempt %d failed (%s); next in %.1f s",
+        state.attempt_number,
+        type(failure).__name__,
+        state.upcoming_sleep,
+    )

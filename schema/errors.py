@@ -14,7 +14,7 @@ from strawberry.extensions import MaskErrors
 from strawberry.scalars import JSON
 
 from resolvers.demand_write import DemandErrorCode as _DemandErrorCode
-from resolvers.errors import CodedError, ErrorCode, request_id_var
+from resolvers.errors import CodedError, ErrorCode, database_unavailable, request_id_var
 from resolvers.evaluation_write import EvaluationErrorCode as _EvaluationErrorCode
 from resolvers.household_write import HouseholdErrorCode as _HouseholdErrorCode
 from resolvers.household_write import Problem
@@ -307,6 +307,16 @@ def demand_errors(problems: list[Problem]) -> list[DemandUserError]:
     ]
 
 
+def is_client_error(error: GraphQLError) -> bool:
+    """An error that is the client's to fix, shown as it is: the project's coded errors,
+    and GraphQL's own (syntax, validation, a variable that does not fit its type, such as
+    a DateTime "yesterday" or a missing Int!). Anything else is masked and logged."""
+    original = error.original_error
+    return original is None or isinstance(
+        original, CodedError | GraphQLError | StrawberryInputCoercionError
+    )
+
+
 class ErrorPolicy(MaskErrors):
     """Keeps the project's own coded errors and GraphQL's parse/validation errors; masks
     everything else as INTERNAL_SERVER_ERROR with the request id that
@@ -317,15 +327,23 @@ class ErrorPolicy(MaskErrors):
 
     @staticmethod
     def _should_mask(error: GraphQLError) -> bool:
-        original = error.original_error
-        if original is None:
-            return False
-        # A variable that does not fit its type (a DateTime "yesterday", a missing Int!) is
-        # the client's error, reported by graphql-core or strawberry as such.
-        return not isinstance(original, CodedError | GraphQLError | StrawberryInputCoercionError)
+        return not is_client_error(error)
 
     def anonymise_error(self, error: GraphQLError) -> GraphQLError:
         request_id = request_id_var.get()
+        if database_unavailable(error.original_error):
+            # Not a bug: the database is down, restarting or too slow. The HTTP layer
+            # answers 503 with Retry-After when no data could be served.
+            log.warning("database unavailable (request %s) at %s", request_id, error.path)
+            return GraphQLError(
+                message="The database is unavailable; retry in a few seconds.",
+                nodes=error.nodes,
+                path=error.path,
+                extensions={
+                    "code": ErrorCode.SERVICE_UNAVAILABLE.value,
+                    "requestId": request_id,
+                },
+            )
         log.error(
             "internal error (request %s) at %s",
             request_id,

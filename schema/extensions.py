@@ -8,7 +8,13 @@ from collections.abc import AsyncIterator, Iterator
 from contextvars import ContextVar
 from typing import Any
 
-from graphql import FieldNode, FragmentDefinitionNode, GraphQLError, OperationDefinitionNode
+from graphql import (
+    FieldNode,
+    FragmentDefinitionNode,
+    GraphQLError,
+    OperationDefinitionNode,
+    OperationType,
+)
 from strawberry.extensions import SchemaExtension
 from strawberry.types import ExecutionContext, ExecutionResult
 
@@ -86,6 +92,20 @@ class AuthenticationGate(SchemaExtension):
         # Listed after ValidationCache, which has set the validation errors by now; a new
         # list replaces them (the cached one is shared by every request of the document).
         ctx = self.execution_context
+        operation, _ = _operation(ctx)
+        if (
+            not ctx.pre_execution_errors
+            and operation is not None
+            and operation.operation is OperationType.SUBSCRIPTION
+            and not isinstance(ctx.context, LiveContext)
+        ):
+            ctx.pre_execution_errors = [
+                GraphQLError(
+                    "Subscriptions run over a WebSocket at /graphql "
+                    "(protocol graphql-transport-ws), not over HTTP.",
+                    extensions={"code": ErrorCode.OPERATION_NOT_SUPPORTED.value},
+                )
+            ]
         if (
             getattr(ctx.context, "viewer", None) is None
             and _settings(ctx).introspection_mode is not Introspection.OPEN
