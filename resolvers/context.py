@@ -54,6 +54,7 @@ class Context:
     # One asyncpg connection runs one statement at a time; loaders dispatched in the same
     # tick take turns.
     _read_lock: asyncio.Lock = field(default_factory=asyncio.Lock, init=False)
+    _closed: bool = field(default=False, init=False)
     # (household id, category) pairs of sensitive data read during this request.
     accessed: set[tuple[uuid.UUID, Category]] = field(default_factory=set, init=False)
 
@@ -89,6 +90,13 @@ class Context:
     async def execute(self, statement: Executable) -> Result[Any]:
         """Run a read on this request's AUTOCOMMIT connection (no BEGIN/ROLLBACK)."""
         async with self._read_lock:
+            if self._closed:
+                # A loader batch that outlived its request (graphql-core stops waiting for
+                # sibling fields once a non-null one fails): it runs on a connection of its
+                # own, returned at once, instead of one that nobody would ever close.
+                async with self.engine.connect() as conn:
+                    autocommit = await conn.execution_options(isolation_level="AUTOCOMMIT")
+                    return await autocommit.execute(statement)
             if self._read_conn is None:
                 conn = await self.engine.connect()
                 self._read_conn = await conn.execution_options(isolation_level="AUTOCOMMIT")
@@ -142,6 +150,8 @@ class Context:
             for loader in vars(loaders).values():
                 if isinstance(loader, DataLoader):
                     loader.clear_all()
-        if self._read_conn is not None:
-            await self._read_conn.close()
-            self._read_conn = None
+        self._closed = True
+        async with self._read_lock:  # not under a statement still running on it
+            if self._read_conn is not None:
+                conn, self._read_conn = self._read_conn, None
+                await conn.close()

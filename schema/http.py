@@ -231,7 +231,12 @@ class GraphQLApp(GraphQL[Context, None]):
             return
         request = Request(scope, receive)
         try:
-            response = await self.run(request)
+            try:
+                response = await self.run(request)
+            finally:
+                # The uploaded files of a multipart request, kept open by the form until
+                # now, answered or refused (else a temp file each until the GC runs).
+                await request.close()
         except HTTPException as exc:  # strawberry's own refusals (plain text otherwise)
             status = exc.status_code
             if "content type" in exc.reason:

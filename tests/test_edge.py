@@ -3,6 +3,7 @@ database; GraphQL over HTTP's media types and status codes; input hygiene before
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator, Callable
 from typing import Any
@@ -352,3 +353,32 @@ async def test_a_clients_mistake_is_logged_at_info_without_traceback(
     mine = [r for r in caplog.records if r.name.startswith("siao")]
     assert any(r.levelno == logging.INFO and "client error" in r.getMessage() for r in mine)
     assert not [r for r in mine if r.levelno >= logging.WARNING or r.exc_info]
+
+
+async def test_a_refused_root_field_leaves_no_connection_checked_out(
+    app: Starlette, settings: Settings, sql: asyncpg.Connection
+) -> None:
+    """graphql-core stops waiting for sibling root fields once a non-null one fails; the
+    node loader's batch then runs after the request's context closed. It used to open a
+    connection that nobody closed: 30 such requests exhausted the pool, and every viewer
+    got 503s."""
+    from schema.node import encode_id
+
+    person = await sql.fetchval("SELECT id FROM persons ORDER BY id LIMIT 1")
+    grant = PartnerGrant("SYPLO", frozenset(PartnerScope), "75")  # a partner may not search
+    partner = mint_dev_token(settings, "partner:SYPLO", partner=grant)
+    document = 'query($id: ID!) { searchPersons(query: "x") { totalCount } node(id: $id) { id } }'
+    variables = {"id": encode_id("Person", person)}
+    pool = app.state.engine.pool
+    async with http_client(app) as client:
+        response = await client.post(
+            "/graphql",
+            json={"query": document, "variables": variables},
+            headers={"authorization": f"Bearer {partner}"},
+        )
+    assert _codes(response) == ["FORBIDDEN"]
+    for _ in range(1000):  # let the orphaned batch run to its end (no clock involved)
+        if pool.checkedout() == 0:
+            break
+        await asyncio.sleep(0)
+    assert pool.checkedout() == 0
