@@ -29,6 +29,9 @@ from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
 from strawberry.exceptions import ConnectionRejectionError
 from strawberry.http import GraphQLHTTPResponse, GraphQLRequestData
+from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import (
+    BaseGraphQLTransportWSHandler,
+)
 from strawberry.types import ExecutionResult
 
 from auth.settings import Settings
@@ -216,9 +219,30 @@ def _status_of(response: dict[str, Any], graphql_response: bool) -> int:
     return 400
 
 
+# graphql-transport-ws has no code for "retry later"; the WebSocket standard's 1013 (Try
+# Again Later) tells a client to reconnect, where 4403 would tell it the token is bad.
+TRY_AGAIN_LATER = 1013
+
+
+class _LiveUnavailable(Exception):
+    """The database could not be asked who a live connection's token names."""
+
+
+class TransportWsHandler(BaseGraphQLTransportWSHandler[Context, None]):
+    async def handle_connection_init(self, message: Any) -> None:
+        try:
+            await super().handle_connection_init(message)
+        except _LiveUnavailable:
+            await self.websocket.close(
+                code=TRY_AGAIN_LATER, reason="The database is unavailable; retry later."
+            )
+
+
 class GraphQLApp(GraphQL[Context, None]):
     """Strawberry's ASGI view with our context, orjson, an offline GraphiQL, and the edge
     rules of this module."""
+
+    graphql_transport_ws_handler_class = TransportWsHandler
 
     def __init__(self, *args: Any, settings: Settings, assets_url: str, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -373,7 +397,13 @@ class GraphQLApp(GraphQL[Context, None]):
         scheme, _, token = str(header).partition(" ")
         if scheme.lower() != "bearer" or context.authenticate is None:
             raise ConnectionRejectionError
-        context.viewer = await context.authenticate(token.strip())
+        try:
+            context.viewer = await context.authenticate(token.strip())
+        except Exception as exc:
+            if not database_unavailable(exc):
+                raise
+            log.warning("database unavailable: live connection refused (%s)", type(exc).__name__)
+            raise _LiveUnavailable from exc
         if context.viewer is None:
             raise ConnectionRejectionError
         if isinstance(context, LiveContext) and context.events is not None:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import json
 import socket
 import uuid
 from collections import Counter
@@ -26,6 +27,9 @@ import httpx
 import pytest
 import uvicorn
 from starlette.applications import Starlette
+from websockets.asyncio.client import connect
+from websockets.exceptions import ConnectionClosed
+from websockets.typing import Subprotocol
 
 from auth.settings import Settings
 from auth.tokens import mint_dev_token
@@ -250,6 +254,25 @@ async def test_a_restarted_database_answers_503_then_serves_again_with_live_upda
         # The subscription opened before the outage hears of a change made after it.
         event = await delivered(ws)
         assert event["data"]["demandChanged"]["id"] == created["demand"]["id"]
+
+
+async def test_a_live_connection_opened_during_an_outage_is_told_to_retry(
+    api: Api, pg: PgInstance
+) -> None:
+    """The viewer of a WebSocket's token is read from the database: while it is down, the
+    socket closes with 1013 (Try Again Later), not 4403 (a bad token) nor a crash; once
+    it is back, a new connection is acknowledged."""
+    await asyncio.to_thread(pg.stop, "fast")
+    async with connect(api.ws_url, subprotocols=[Subprotocol("graphql-transport-ws")]) as ws:
+        init = {"type": "connection_init", "payload": {"Authorization": f"Bearer {api.token()}"}}
+        await ws.send(json.dumps(init))
+        with pytest.raises(ConnectionClosed) as closed:
+            await asyncio.wait_for(ws.recv(), LIMIT)
+    assert closed.value.rcvd is not None
+    assert closed.value.rcvd.code == 1013
+    await asyncio.to_thread(pg.start)
+    async with live(api.ws_url, api.token()):
+        pass
 
 
 async def test_a_paused_database_answers_503_within_the_timeouts_then_serves_again(
