@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -14,17 +15,15 @@ from strawberry.extensions import (
     ParserCache,
     ValidationCache,
 )
-from strawberry.extensions.max_aliases import create_validator as aliases_validator
-from strawberry.extensions.query_depth_limiter import create_validator as depth_validator
 from strawberry.schema.config import StrawberryConfig
 from strawberry.types import ExecutionContext
 
 from auth.settings import Introspection, Settings
-from resolvers.errors import CodedError
 from schema.attachment import Attachment, AttachmentMutations
 from schema.audit import AuditEvent
+from schema.cost import CostLimit, shape_rule
 from schema.demand import Demand
-from schema.errors import ErrorPolicy
+from schema.errors import ErrorPolicy, is_client_error
 from schema.evaluation import Evaluation, EvaluationMutations
 from schema.extensions import AccessLog, AuthenticationGate, SqlCost, hide_suggestions
 from schema.household import Household, Membership
@@ -40,6 +39,7 @@ from schema.situation import SituationMutations
 from schema.structure import Place, Structure
 from schema.subscription import Subscription
 
+log = logging.getLogger("siao.errors")
 SDL_PATH = Path(__file__).with_name("schema.graphql")
 NODE_TYPES = [
     Household,
@@ -90,13 +90,12 @@ class SiaoSchema(strawberry.Schema):
             # in place (as strawberry's own `disable_field_suggestions` does).
             for error in errors:
                 error.message = hide_suggestions(error.message)
-        unexpected = [
-            e
-            for e in errors
-            if e.original_error is not None and not isinstance(e.original_error, CodedError)
-        ]
-        if unexpected:
-            super().process_errors(unexpected, execution_context)
+        # A client's mistake is an answer, not an incident: one INFO line, no traceback.
+        # Anything else is logged by ErrorPolicy as it masks it (ERROR, with traceback).
+        for error in errors:
+            if is_client_error(error):
+                code = (error.extensions or {}).get("code", "-")
+                log.info("client error %s: %s", code, error.message)
 
 
 def build_schema(settings: Settings | None = None) -> strawberry.Schema:
@@ -111,14 +110,21 @@ def build_schema(settings: Settings | None = None) -> strawberry.Schema:
             AddValidationRules,
             # Built once: the validation cache is keyed by the rule classes, and the
             # limiters would build new ones for every request (so it would never hit).
+            # Empty selections, depth and aliases in one memoised walk (schema/cost.py).
             [
-                depth_validator(settings.max_depth, None),
-                aliases_validator(settings.max_aliases),
+                shape_rule(settings.max_depth, settings.max_aliases),
                 *([NoSchemaIntrospectionCustomRule] if introspection_off else []),
             ],
         ),
         # After ValidationCache: an anonymous request's validation errors are replaced.
         AuthenticationGate,
+        # After both: measures only the documents they let through, before execution.
+        partial(
+            CostLimit,
+            max_nodes=settings.max_nodes,
+            max_page_size=settings.max_page_size,
+            report=settings.is_dev,
+        ),
         AccessLog,
     ]
     if settings.is_dev:

@@ -190,7 +190,7 @@ BAD_EVALUATIONS: dict[str, tuple[Callable[[str], dict[str, Any]], str, list[str]
         ["sections"],
     ),
     "control characters": (
-        lambda h: deep(h, {"health": "ok\x00\x07"}),
+        lambda h: deep(h, {"health": "ok\x01\x07"}),
         "INVALID_SECTIONS",
         ["sections", "health"],
     ),

@@ -165,7 +165,7 @@ BAD_HOUSEHOLDS = {
         "INVALID_NAME",
     ),
     "control characters": (
-        {"territory": "75", "members": [member("Ana\x00\x07", "Lopes")]},
+        {"territory": "75", "members": [member("Ana\x01\x07", "Lopes")]},
         "INVALID_NAME",
     ),
     "blank name": ({"territory": "75", "members": [member("Ana", "   ")]}, "INVALID_NAME"),

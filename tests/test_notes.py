@@ -165,7 +165,7 @@ BAD_NOTES: dict[str, tuple[dict[str, Any], str]] = {
     "title over 200 characters": ({"title": "é" * 201}, "INVALID_TITLE"),
     "blank text": ({"body": " \n "}, "INVALID_BODY"),
     "text over 20,000 characters": ({"body": "a" * 20_001}, "INVALID_BODY"),
-    "control characters": ({"body": "ok\x00\x1b"}, "INVALID_BODY"),
+    "control characters": ({"body": "ok\x01\x1b"}, "INVALID_BODY"),
 }
 
 
