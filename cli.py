@@ -158,11 +158,20 @@ def main(argv: list[str] | None = None) -> int:
         help="serve and load-test the scenarios: household record, work queue, person "
         "search, create demand (arguments: see python -m bench.run -h)",
     )
+    sub.add_parser(
+        "fuzz",
+        add_help=False,
+        help="send schema-generated documents and malformed HTTP requests, as every role, "
+        "and report any 5xx or INTERNAL_SERVER_ERROR (arguments: python -m bench.fuzz -h)",
+    )
     schema_cmd = sub.add_parser("schema", help="schema tools")
     schema_sub = schema_cmd.add_subparsers(dest="schema_command", required=True)
     schema_sub.add_parser("export", help=f"write the SDL to {SDL_PATH}")
     args, extra = parser.parse_known_args(argv)
-    if extra and not (args.command == "bench" and args.bench_command == "run"):
+    passes_through = args.command == "fuzz" or (
+        args.command == "bench" and args.bench_command == "run"
+    )
+    if extra and not passes_through:
         parser.error(f"unrecognized arguments: {' '.join(extra)}")
 
     configure_logging()
@@ -203,6 +212,10 @@ def main(argv: list[str] | None = None) -> int:
         else:
             print(text, end="")
         return 0
+    if args.command == "fuzz":
+        from bench.fuzz import main as fuzz
+
+        return fuzz(extra)
     if args.command == "bench":
         if args.bench_command == "run":
             from bench.run import main as bench_run

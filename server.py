@@ -36,7 +36,13 @@ from resolvers.organisation import load_viewer
 from resolvers.vital import ON_CALL_ROLES, vital_check
 from schema import build_schema
 from schema.graphiql import ASSETS_DIR
-from schema.http import GraphQLApp, coded_response, error_response, limited_receive
+from schema.http import (
+    GraphQLApp,
+    coded_response,
+    complete_multipart_receive,
+    error_response,
+    limited_receive,
+)
 
 log = logging.getLogger("siao")
 ASSETS_URL = "/graphiql-assets"
@@ -115,10 +121,14 @@ class GraphQLEndpoint:
                 await refusal(scope, receive, send)
                 return
             scope.setdefault("state", {})["siao_context"] = ctx
-            limit = settings.max_body_bytes
             if _is_multipart(request):
-                limit = settings.max_upload_bytes + MULTIPART_OVERHEAD
-            await self.graphql(scope, limited_receive(receive, limit), send)
+                receive = complete_multipart_receive(
+                    limited_receive(receive, settings.max_upload_bytes + MULTIPART_OVERHEAD),
+                    request.headers.get("content-type", ""),
+                )
+            else:
+                receive = limited_receive(receive, settings.max_body_bytes)
+            await self.graphql(scope, receive, send)
         finally:
             await _close(ctx)
 

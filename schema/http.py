@@ -141,6 +141,34 @@ def limited_receive(receive: Receive, limit: int) -> Receive:
     return wrapped
 
 
+def complete_multipart_receive(receive: Receive, content_type: str) -> Receive:
+    """`receive` that refuses a multipart body ending before its closing boundary (400).
+    The form parser drops such a truncated last part but leaves the temporary file it
+    had opened for it open; refused while the body streams in, the parser closes every
+    file it opened."""
+    _, _, tail = content_type.partition("boundary=")
+    boundary = tail.split(";")[0].strip().strip('"').encode("latin-1", "replace")
+    closing = b"\r\n--" + boundary + b"--"
+    seen = b""
+    found = not boundary  # no boundary: the parser refuses the body itself
+
+    async def wrapped() -> Message:
+        nonlocal seen, found
+        message = await receive()
+        if message["type"] == "http.request" and not found:
+            seen = seen[-len(closing) :] + message.get("body", b"")
+            found = closing in seen
+            if not found and not message.get("more_body", False):
+                raise RequestRefused(
+                    400,
+                    ErrorCode.BAD_REQUEST,
+                    "The multipart body ends before its closing boundary.",
+                )
+        return message
+
+    return wrapped
+
+
 def _json_depth_within(value: object, limit: int) -> bool:
     """Whether `value` nests at most `limit` levels (iterative: no recursion to exhaust)."""
     stack: list[tuple[object, int]] = [(value, 1)]

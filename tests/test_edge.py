@@ -382,3 +382,59 @@ async def test_a_refused_root_field_leaves_no_connection_checked_out(
             break
         await asyncio.sleep(0)
     assert pool.checkedout() == 0
+
+
+class _CountingFragments(dict[str, Any]):
+    reads = 0
+
+    def __getitem__(self, key: str) -> Any:
+        self.reads += 1
+        return super().__getitem__(key)
+
+
+async def test_an_anonymous_fragment_fan_out_is_walked_once_per_fragment(app: Starlette) -> None:
+    """Fragment F(i) spreads F(i+1) twice: walked naively, 2^n spreads. The authentication
+    gate walks every anonymous document's root fields before any limit runs, so a 1.5 KB
+    request without a token blocked a worker for half an hour at n = 30."""
+    from graphql import FragmentDefinitionNode, OperationDefinitionNode, parse
+
+    from schema.extensions import _root_fields
+
+    levels = 20
+    document = f"{{ ...F0 }} fragment F{levels} on Query {{ __typename }} " + " ".join(
+        f"fragment F{i} on Query {{ ...F{i + 1} ...F{i + 1} }}" for i in range(levels)
+    )
+    parsed = parse(document)
+    [operation] = [d for d in parsed.definitions if isinstance(d, OperationDefinitionNode)]
+    fragments = _CountingFragments(
+        (d.name.value, d) for d in parsed.definitions if isinstance(d, FragmentDefinitionNode)
+    )
+    assert _root_fields(operation, fragments) == {"__typename"}
+    assert fragments.reads <= levels + 1
+    async with http_client(app) as client:  # and through the endpoint, without a token
+        response = await client.post("/graphql", json={"query": document})
+    assert response.json()["data"] == {"__typename": "Query"}
+
+
+async def test_a_multipart_body_cut_before_its_closing_boundary_is_refused(
+    app: Starlette, token: Callable[[str], str]
+) -> None:
+    """The form parser drops a truncated last part but kept its temporary file open (a
+    file descriptor per request until the GC ran, a ResourceWarning in the tests)."""
+    body = (
+        b'--fuzz\r\nContent-Disposition: form-data; name="operations"\r\n\r\n'
+        b'{"query": "mutation($f: Upload!) { __typename }", "variables": {"f": null}}\r\n'
+        b'--fuzz\r\nContent-Disposition: form-data; name="map"\r\n\r\n{"0": ["variables.f"]}\r\n'
+        b'--fuzz\r\nContent-Disposition: form-data; name="0"; filename="a.pdf"\r\n'
+        b"Content-Type: application/pdf\r\n\r\n%PDF-1.4"
+    )
+    headers = {
+        "content-type": "multipart/form-data; boundary=fuzz",
+        "graphql-require-preflight": "1",
+        "authorization": f"Bearer {token(SIAO)}",
+    }
+    cut = await _post(app, body, headers)
+    assert cut.status_code == 400
+    assert _codes(cut) == ["BAD_REQUEST"]
+    whole = await _post(app, body + b"\r\n--fuzz--\r\n", headers)
+    assert whole.status_code == 200  # the same body, closed: parsed and run
