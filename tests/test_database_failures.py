@@ -301,12 +301,22 @@ async def test_a_paused_database_answers_503_within_the_timeouts_then_serves_aga
         assert event["data"]["demandChanged"]["id"] == created["demand"]["id"]
 
 
-async def test_every_acknowledged_write_survives_a_crash_under_load(
-    api: Api, pg: PgInstance
+UNDER_LOAD: dict[str, tuple[Callable[[PgInstance], None], Callable[[PgInstance], None]]] = {
+    "kill -9": (PgInstance.kill, PgInstance.start),
+    "fast stop": (lambda pg: pg.stop("fast"), PgInstance.start),
+    "pause": (PgInstance.pause, PgInstance.resume),
+}
+
+
+@pytest.mark.parametrize("outage", sorted(UNDER_LOAD))
+async def test_every_acknowledged_write_survives_an_outage_under_load(
+    api: Api, pg: PgInstance, outage: str
 ) -> None:
-    """Writers and readers keep going while the postmaster is killed and started again:
-    each answer is served (200) or a coded 503 (no other error), and every household and
-    demand the API acknowledged is in the database afterwards."""
+    """Writers and readers keep going while the database is killed, stopped or paused,
+    then back: each answer is served (200) or a coded 503 (no other error), 503s are
+    answered during the outage, the API serves again without a restart, and every
+    household and demand it acknowledged is in the database afterwards."""
+    begin, end = UNDER_LOAD[outage]
     households = [await _household_id(api, reference) for reference in HOUSEHOLDS]
     acknowledged_households: list[str] = []
     acknowledged_demands: list[str] = []
@@ -342,11 +352,17 @@ async def test_every_acknowledged_write_survives_a_crash_under_load(
     async def at_least(count: int) -> bool:
         return writes() >= count
 
+    async def unavailable_answered() -> bool:
+        return statuses[503] > 0
+
     clients = [asyncio.create_task(client(n)) for n in range(WORKERS)]
     try:
         await until(lambda: at_least(WRITES_PER_PHASE), "writing")
-        await asyncio.to_thread(pg.kill)
-        await asyncio.to_thread(pg.start)
+        await asyncio.to_thread(begin, pg)
+        try:
+            await until(unavailable_answered, "503s during the outage")
+        finally:
+            await asyncio.to_thread(end, pg)
         after_restart = writes()
         await until(lambda: at_least(after_restart + WRITES_PER_PHASE), "writing again")
     finally:
