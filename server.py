@@ -120,6 +120,9 @@ class GraphQLEndpoint:
             if refusal is not None:
                 await refusal(scope, receive, send)
                 return
+            # The body is read from here on, at the client's pace: without a connection
+            # held (30 slow clients with a token would otherwise take the whole pool).
+            await ctx.release()
             scope.setdefault("state", {})["siao_context"] = ctx
             if _is_multipart(request):
                 receive = complete_multipart_receive(

@@ -142,6 +142,14 @@ class Context:
         async with self.engine.begin() as conn:
             await conn.execute(insert(AccessEvent), rows)
 
+    async def release(self) -> None:
+        """Returns the read connection to the pool now (the next read takes another): after
+        authentication, so that a request whose body is still coming holds none."""
+        async with self._read_lock:
+            if self._read_conn is not None:
+                conn, self._read_conn = self._read_conn, None
+                await conn.close()
+
     async def close(self) -> None:
         # Drop the loaders and their caches now: they and the context reference each other,
         # and thousands of rows per request would otherwise wait for a GC cycle.

@@ -26,6 +26,7 @@ class ErrorCode(StrEnum):
     # A subscription sent over HTTP (they run over a WebSocket).
     OPERATION_NOT_SUPPORTED = "OPERATION_NOT_SUPPORTED"
     PAYLOAD_TOO_LARGE = "PAYLOAD_TOO_LARGE"
+    REQUEST_TIMEOUT = "REQUEST_TIMEOUT"
     # The document could return more objects than `SIAO_MAX_NODES` (schema/cost.py).
     QUERY_TOO_COSTLY = "QUERY_TOO_COSTLY"
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import re
 import uuid
 from typing import Any
 
@@ -13,7 +14,23 @@ from resolvers.context import Context
 from resolvers.errors import bad_input
 from resolvers.loaders import now_or_later
 
+TERRITORY_CODE = re.compile(r"\d{2,3}|2[AB]")
+
+
 # Type name -> (loader attribute on Loaders, key parser)
+def _territory_code(raw: str) -> str:
+    """A territory's code is a département's: two or three digits, or 2A/2B (anything else
+    reads as a random id, and never reaches SQL)."""
+    if not TERRITORY_CODE.fullmatch(raw):
+        raise ValueError("not a territory code")
+    return raw
+
+
+def _malformed(global_id: str) -> Exception:
+    shown = "".join(c if c.isprintable() else "?" for c in global_id[:60])
+    return bad_input(f"Malformed global id `{shown}`.", field="id")
+
+
 _LOADERS: dict[str, tuple[str, Any]] = {
     "Household": ("household_by_id", uuid.UUID),
     "Person": ("person_by_id", uuid.UUID),
@@ -21,7 +38,7 @@ _LOADERS: dict[str, tuple[str, Any]] = {
     "AuditEvent": ("audit_event_by_id", uuid.UUID),
     "User": ("user_by_id", uuid.UUID),
     "Organisation": ("organisation_by_id", uuid.UUID),
-    "Territory": ("territory_by_code", str),
+    "Territory": ("territory_by_code", _territory_code),
     "Membership": ("membership_by_id", uuid.UUID),
     "Structure": ("structure_by_id", uuid.UUID),
     "Place": ("place_by_id", uuid.UUID),
@@ -44,9 +61,9 @@ def decode_id(global_id: str, expected: str | None = None) -> tuple[str, str]:
         decoded = base64.b64decode(global_id.encode(), validate=True).decode()
         type_name, raw = decoded.split(":", 1)
     except (binascii.Error, UnicodeError, ValueError):
-        raise bad_input(f"Malformed global id {global_id[:60]!r}.", field="id") from None
+        raise _malformed(global_id) from None
     if type_name not in NODE_TYPES | OTHER_ID_TYPES:
-        raise bad_input(f"Malformed global id {global_id[:60]!r}.", field="id")
+        raise _malformed(global_id)
     if expected is not None and type_name != expected:
         raise bad_input(f"Expected an id of a {expected}, got one of a {type_name}.", field="id")
     return type_name, raw
@@ -57,7 +74,7 @@ def decode_uuid(global_id: str, expected: str) -> uuid.UUID:
     try:
         return uuid.UUID(raw)
     except ValueError:
-        raise bad_input(f"Malformed global id {global_id[:60]!r}.", field="id") from None
+        raise _malformed(global_id) from None
 
 
 def load_node(ctx: Context, type_name: str, raw: str) -> Any:

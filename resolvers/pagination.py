@@ -7,7 +7,7 @@ import binascii
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from auth.settings import Settings
@@ -28,8 +28,8 @@ def decode_cursor(cursor: str | None) -> tuple[datetime, uuid.UUID] | None:
         at = datetime.fromisoformat(at_raw)
         if at.tzinfo is None:
             raise ValueError
-        return at, uuid.UUID(id_raw)
-    except (binascii.Error, UnicodeError, ValueError):
+        return at.astimezone(UTC), uuid.UUID(id_raw)
+    except (binascii.Error, UnicodeError, ValueError, OverflowError):
         raise bad_input("Malformed cursor in `after`.", field="after") from None
 
 
@@ -49,8 +49,8 @@ def decode_ranked_cursor(cursor: str | None) -> tuple[bool, datetime, uuid.UUID]
         at = datetime.fromisoformat(at_raw)
         if at.tzinfo is None:
             raise ValueError
-        return flag == "1", at, uuid.UUID(id_raw)
-    except (binascii.Error, UnicodeError, ValueError):
+        return flag == "1", at.astimezone(UTC), uuid.UUID(id_raw)
+    except (binascii.Error, UnicodeError, ValueError, OverflowError):
         raise bad_input("Malformed cursor in `after`.", field="after") from None
 
 

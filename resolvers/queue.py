@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import base64
 import binascii
-import json
 import uuid
-from datetime import datetime
+from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
+import orjson
 from sqlalchemy import func, select, tuple_
 
 from models import Demand, DemandKind, DemandStatus, Household
@@ -31,17 +31,28 @@ def _cursor(row: Any, order: QueueOrder) -> str:
     key = [row.submitted_at.isoformat(), str(row.id)]
     if order is QueueOrder.PRIORITY:
         key.insert(0, row.priority)
-    return base64.urlsafe_b64encode(json.dumps(key).encode()).decode()
+    return base64.urlsafe_b64encode(orjson.dumps(key)).decode()
 
 
 def _decode(cursor: str, order: QueueOrder) -> list[Any]:
     try:
-        key = json.loads(base64.urlsafe_b64decode(cursor.encode()))
+        key = orjson.loads(base64.urlsafe_b64decode(cursor.encode()))  # depth-limited
         if order is QueueOrder.PRIORITY:
-            return [int(key[0]), datetime.fromisoformat(key[1]), uuid.UUID(key[2])]
-        return [datetime.fromisoformat(key[0]), uuid.UUID(key[1])]
-    except (binascii.Error, ValueError, TypeError, IndexError, KeyError):
+            priority = key[0]
+            if not isinstance(priority, int) or not 1 <= priority <= 4:
+                raise ValueError("not a priority")
+            return [priority, _instant(key[1]), uuid.UUID(key[2])]
+        return [_instant(key[0]), uuid.UUID(key[1])]
+    except (binascii.Error, ValueError, TypeError, IndexError, KeyError, OverflowError):
         raise bad_input("Malformed cursor in `after`.", field="after") from None
+
+
+def _instant(text: Any) -> datetime:
+    """An aware instant in UTC (a far offset at year 1 or 9999 overflows here, not in SQL)."""
+    at = datetime.fromisoformat(text)
+    if at.tzinfo is None:
+        raise ValueError("no time zone")
+    return at.astimezone(UTC)
 
 
 async def work_queue(

@@ -3,12 +3,35 @@ None; mutations turn problems into `userErrors` before anything is written."""
 
 from __future__ import annotations
 
+import re
 import unicodedata
 from datetime import UTC, date, datetime
 
 from models.person import NAME_MAX
 
 EARLIEST_BIRTH = date(1900, 1, 1)
+# Characters no text of the service may hold: PostgreSQL refuses NUL in text, and a lone
+# surrogate is not Unicode (nor encodable as UTF-8). Refused before any SQL, wherever
+# they come from (schema/http.py at the edge, schema/extensions.py for every transport).
+FORBIDDEN_CHARACTERS = re.compile("[\x00\ud800-\udfff]")
+FORBIDDEN_TEXT = "Text may not contain the NUL character (U+0000) or a lone UTF-16 surrogate."
+
+
+def forbidden_text(value: object) -> bool:
+    """Whether a string anywhere in `value` (dict keys included) holds NUL or a lone
+    surrogate (iterative: no recursion to exhaust)."""
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            if FORBIDDEN_CHARACTERS.search(item):
+                return True
+        elif isinstance(item, dict):
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        elif isinstance(item, list | tuple):
+            stack.extend(item)
+    return False
 
 
 def clean_name(value: str) -> str:

@@ -23,7 +23,7 @@ from schema.attachment import Attachment, AttachmentMutations
 from schema.audit import AuditEvent
 from schema.cost import CostLimit, shape_rule
 from schema.demand import Demand
-from schema.errors import ErrorPolicy, is_client_error
+from schema.errors import ErrorPolicy, is_client_error, uncoded_error_code
 from schema.evaluation import Evaluation, EvaluationMutations
 from schema.extensions import AccessLog, AuthenticationGate, SqlCost, hide_suggestions
 from schema.household import Household, Membership
@@ -93,6 +93,10 @@ class SiaoSchema(strawberry.Schema):
         # A client's mistake is an answer, not an incident: one INFO line, no traceback.
         # Anything else is logged by ErrorPolicy as it masks it (ERROR, with traceback).
         for error in errors:
+            # Over the WebSocket too (the HTTP view adds them again to its copy).
+            if not (error.extensions or {}).get("code"):
+                code = uncoded_error_code(error.message).value
+                error.extensions = {**(error.extensions or {}), "code": code}
             if is_client_error(error):
                 code = (error.extensions or {}).get("code", "-")
                 log.info("client error %s: %s", code, error.message)

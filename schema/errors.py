@@ -317,6 +317,16 @@ def is_client_error(error: GraphQLError) -> bool:
     )
 
 
+def _overflow(exc: BaseException | None) -> bool:
+    seen: set[int] = set()
+    while exc is not None and id(exc) not in seen:
+        seen.add(id(exc))
+        if isinstance(exc, OverflowError):
+            return True
+        exc = getattr(exc, "orig", None) or exc.__cause__ or exc.__context__
+    return False
+
+
 class ErrorPolicy(MaskErrors):
     """Keeps the project's own coded errors and GraphQL's parse/validation errors; masks
     everything else as INTERNAL_SERVER_ERROR with the request id that
@@ -344,6 +354,17 @@ class ErrorPolicy(MaskErrors):
                     "requestId": request_id,
                 },
             )
+        if _overflow(error.original_error):
+            # An input the database cannot hold (a date at year 1 with +14:00, an integer
+            # past its column): the client's to fix, told before any row is written.
+            log.info("client error BAD_USER_INPUT at %s: value out of range", error.path)
+            return GraphQLError(
+                message="A value is out of the range the database can store "
+                "(a date too far in the past or future, a number too large).",
+                nodes=error.nodes,
+                path=error.path,
+                extensions={"code": ErrorCode.BAD_USER_INPUT.value},
+            )
         log.error(
             "internal error (request %s) at %s",
             request_id,
@@ -358,18 +379,21 @@ class ErrorPolicy(MaskErrors):
         )
 
 
+def uncoded_error_code(message: str) -> ErrorCode:
+    """The code of an error graphql-core raised without one (syntax, validation, a
+    variable that does not fit its type)."""
+    if message.startswith("Syntax Error"):
+        return ErrorCode.GRAPHQL_PARSE_FAILED
+    if message.startswith("Variable '$"):  # a value that does not fit its type
+        return ErrorCode.BAD_USER_INPUT
+    return ErrorCode.GRAPHQL_VALIDATION_FAILED
+
+
 def add_missing_codes(response: dict[str, Any]) -> dict[str, Any]:
     """Parse and validation errors come from graphql-core without a code: give them one,
     so that every error a client sees has `extensions.code`."""
     for error in response.get("errors") or []:
         extensions = error.setdefault("extensions", {})
         if "code" not in extensions:
-            message = str(error.get("message", ""))
-            if message.startswith("Syntax Error"):
-                code = ErrorCode.GRAPHQL_PARSE_FAILED
-            elif message.startswith("Variable '$"):  # a value that does not fit its type
-                code = ErrorCode.BAD_USER_INPUT
-            else:
-                code = ErrorCode.GRAPHQL_VALIDATION_FAILED
-            extensions["code"] = code.value
+            extensions["code"] = uncoded_error_code(str(error.get("message", ""))).value
     return response

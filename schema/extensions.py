@@ -9,12 +9,15 @@ from contextvars import ContextVar
 from typing import Any
 
 from graphql import (
+    DocumentNode,
     FieldNode,
     FragmentDefinitionNode,
     GraphQLError,
     OperationDefinitionNode,
     OperationType,
+    StringValueNode,
 )
+from graphql.language import Node
 from strawberry.extensions import SchemaExtension
 from strawberry.types import ExecutionContext, ExecutionResult
 
@@ -22,6 +25,7 @@ from auth.settings import Introspection, Settings
 from models.database import SqlStats, count_statements
 from resolvers.errors import ErrorCode
 from resolvers.events import LiveContext
+from resolvers.validation import FORBIDDEN_TEXT, forbidden_text
 
 INTROSPECTION = frozenset({"__typename", "__schema", "__type"})
 TYPENAME = frozenset({"__typename"})
@@ -41,12 +45,15 @@ def _root_fields(operation: OperationDefinitionNode, fragments: dict[str, Any]) 
             names.add(node.name.value)
         elif hasattr(node, "selection_set") and node.selection_set is not None:
             stack.extend(node.selection_set.selections)  # inline fragment
-        elif hasattr(node, "name") and node.name.value in fragments:
+        elif (
+            hasattr(node, "name")
+            and node.name.value in fragments
             # Each fragment once: a fragment spread twice by each of the one it spreads
             # would cost 2^n here (a 1.5 KB anonymous request blocked a worker for minutes).
-            if node.name.value not in expanded:
-                expanded.add(node.name.value)
-                stack.extend(fragments[node.name.value].selection_set.selections)
+            and node.name.value not in expanded
+        ):
+            expanded.add(node.name.value)
+            stack.extend(fragments[node.name.value].selection_set.selections)
     return names
 
 
@@ -66,6 +73,41 @@ def _operation(
             elif isinstance(definition, FragmentDefinitionNode):
                 fragments[definition.name.value] = definition
     return operation, fragments
+
+
+def _forbidden_literals(query: str, ctx: ExecutionContext) -> bool:
+    """Whether a string literal of the document (a default value included) holds NUL or a
+    lone surrogate once its escapes are read; remembered per document text."""
+    cached = _LITERALS.get(query)
+    if cached is None:
+        found = False
+        if ctx.graphql_document is not None:
+            for node in _string_values(ctx.graphql_document):
+                if forbidden_text(node.value):
+                    found = True
+                    break
+        if len(_LITERALS) >= 1024:
+            _LITERALS.clear()
+        _LITERALS[query] = cached = found
+    return cached
+
+
+_LITERALS: dict[str, bool] = {}
+
+
+def _string_values(document: DocumentNode) -> Iterator[StringValueNode]:
+    stack: list[Any] = [document]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, StringValueNode):
+            yield node
+        elif isinstance(node, Node):
+            for key in node.keys:
+                value = getattr(node, key, None)
+                if isinstance(value, Node):
+                    stack.append(value)
+                elif isinstance(value, tuple | list):
+                    stack.extend(v for v in value if isinstance(v, Node))
 
 
 def _unauthenticated(message: str = AUTHENTICATION_REQUIRED) -> GraphQLError:
@@ -110,6 +152,13 @@ class AuthenticationGate(SchemaExtension):
                     "(protocol graphql-transport-ws), not over HTTP.",
                     extensions={"code": ErrorCode.OPERATION_NOT_SUPPORTED.value},
                 )
+            ]
+        if not ctx.pre_execution_errors and (
+            forbidden_text(ctx.variables) or _forbidden_literals(ctx.query or "", ctx)
+        ):
+            # Over the WebSocket as over HTTP (where the edge refuses them earlier).
+            ctx.pre_execution_errors = [
+                GraphQLError(FORBIDDEN_TEXT, extensions={"code": ErrorCode.BAD_USER_INPUT.value})
             ]
         if (
             getattr(ctx.context, "viewer", None) is None

@@ -15,6 +15,8 @@ for every GraphQL response, as most clients expect.
 
 from __future__ import annotations
 
+import asyncio
+import json
 import logging
 import re
 from collections.abc import Mapping
@@ -38,6 +40,7 @@ from auth.settings import Settings
 from resolvers.context import Context
 from resolvers.errors import ErrorCode, database_unavailable, request_id_var
 from resolvers.events import LiveContext
+from resolvers.validation import FORBIDDEN_CHARACTERS, FORBIDDEN_TEXT, forbidden_text
 from schema.errors import add_missing_codes
 from schema.graphiql import graphiql_html
 
@@ -45,15 +48,13 @@ log = logging.getLogger("siao.http")
 
 GRAPHQL_RESPONSE_JSON = "application/graphql-response+json"
 JSON = "application/json"
-# Characters no text of the service may hold: PostgreSQL refuses NUL in text, and a lone
-# surrogate is not Unicode (nor encodable as UTF-8).
-_FORBIDDEN_CHARACTERS = re.compile("[\x00\ud800-\udfff]")
 # The same, written as escapes in a GraphQL document's string literals.
 _FORBIDDEN_ESCAPES = re.compile(r"\\u(?:0000|\{0+\})", re.IGNORECASE)
 _STATUS_CODES = {
     400: ErrorCode.BAD_REQUEST,
     404: ErrorCode.NOT_FOUND,
     405: ErrorCode.METHOD_NOT_ALLOWED,
+    408: ErrorCode.REQUEST_TIMEOUT,
     413: ErrorCode.PAYLOAD_TOO_LARGE,
     415: ErrorCode.UNSUPPORTED_MEDIA_TYPE,
 }
@@ -63,10 +64,16 @@ class RequestRefused(Exception):
     """A request answered with a coded error before execution (nothing ran)."""
 
     def __init__(self, status: int, code: ErrorCode, message: str) -> None:
-        super().__init__(message)
+        Exception.__init__(self, message)
         self.status = status
         self.code = code
         self.message = message
+
+
+class JsonRefused(RequestRefused, json.JSONDecodeError):
+    """A JSON text refused by `GraphQLApp.decode_json`; a JSONDecodeError too, so that over
+    the WebSocket strawberry closes the socket with 4400 (an invalid message) instead of
+    crashing its handler."""
 
 
 def error_body(code: ErrorCode, message: str, **extensions: Any) -> dict[str, Any]:
@@ -120,15 +127,32 @@ def error_response(exc: BaseException, settings: Settings) -> Response:
     )
 
 
+# The longest a request body may stall between two chunks (a client that announces a body
+# and sends it slowly, or never, would otherwise hold its request open for good).
+BODY_CHUNK_SECONDS = 30
+
+
 def limited_receive(receive: Receive, limit: int) -> Receive:
     """`receive` that refuses a body longer than `limit` bytes as it streams in (413),
-    so that a huge body is never held in memory."""
+    so that a huge body is never held in memory, and one that stalls (408)."""
     seen = 0
+    complete = False
 
     async def wrapped() -> Message:
-        nonlocal seen
-        message = await receive()
+        nonlocal seen, complete
+        if complete:  # after the body: waiting for a disconnect, as long as it takes
+            return await receive()
+        try:
+            async with asyncio.timeout(BODY_CHUNK_SECONDS):
+                message = await receive()
+        except TimeoutError:
+            raise RequestRefused(
+                408,
+                ErrorCode.REQUEST_TIMEOUT,
+                f"The request body stalled for {BODY_CHUNK_SECONDS} seconds.",
+            ) from None
         if message["type"] == "http.request":
+            complete = not message.get("more_body", False)
             seen += len(message.get("body", b""))
             if seen > limit:
                 raise RequestRefused(
@@ -185,27 +209,11 @@ def _json_depth_within(value: object, limit: int) -> bool:
     return True
 
 
-def _forbidden_text(value: object) -> bool:
-    """Whether a string anywhere in `value` (keys included) holds NUL or a lone surrogate."""
-    stack = [value]
-    while stack:
-        item = stack.pop()
-        if isinstance(item, str):
-            if _FORBIDDEN_CHARACTERS.search(item):
-                return True
-        elif isinstance(item, dict):
-            stack.extend(item.keys())
-            stack.extend(item.values())
-        elif isinstance(item, list):
-            stack.extend(item)
-    return False
-
-
 def _bad_text() -> RequestRefused:
     return RequestRefused(
         400,
         ErrorCode.BAD_USER_INPUT,
-        "Text may not contain the NUL character (U+0000) or a lone UTF-16 surrogate.",
+        FORBIDDEN_TEXT,
     )
 
 
@@ -257,6 +265,19 @@ class _LiveUnavailable(Exception):
 
 
 class TransportWsHandler(BaseGraphQLTransportWSHandler[Context, None]):
+    async def handle_subscribe(self, message: Any) -> None:
+        payload = message.get("payload")
+        if not (
+            isinstance(message.get("id"), str)
+            and isinstance(payload, dict)
+            and isinstance(payload.get("query"), str)
+            and isinstance(payload.get("variables") or {}, dict)
+            and isinstance(payload.get("operationName") or "", str)
+        ):
+            await self.websocket.close(code=4400, reason="Invalid subscribe message")
+            return
+        await super().handle_subscribe(message)
+
     async def handle_connection_init(self, message: Any) -> None:
         try:
             await super().handle_connection_init(message)
@@ -326,22 +347,23 @@ class GraphQLApp(GraphQL[Context, None]):
         except orjson.JSONDecodeError as exc:
             reason = str(exc)
             if "surrogate" in reason and "not valid UTF-8" not in reason:
-                raise _bad_text() from exc  # a lone surrogate escape: JSON, not text
+                # a lone surrogate escape: valid JSON, but not text
+                raise JsonRefused(400, ErrorCode.BAD_USER_INPUT, FORBIDDEN_TEXT) from exc
             if "not valid UTF-8" in reason:
                 message = "The body is not valid UTF-8."
             elif "depth limit" in reason:
                 message = f"The JSON nests more than {self.settings.max_json_depth} levels."
             else:
                 message = "The body is not valid JSON."
-            raise RequestRefused(400, ErrorCode.BAD_REQUEST, message) from exc
+            raise JsonRefused(400, ErrorCode.BAD_REQUEST, message) from exc
         if not _json_depth_within(value, self.settings.max_json_depth):
-            raise RequestRefused(
+            raise JsonRefused(
                 400,
                 ErrorCode.BAD_REQUEST,
                 f"The JSON nests more than {self.settings.max_json_depth} levels.",
             )
-        if _forbidden_text(value):
-            raise _bad_text()
+        if forbidden_text(value):
+            raise JsonRefused(400, ErrorCode.BAD_USER_INPUT, FORBIDDEN_TEXT)
         return value
 
     def parse_json(self, data: str | bytes) -> Any:
@@ -377,10 +399,10 @@ class GraphQLApp(GraphQL[Context, None]):
             )
         for text in (data.query, data.operation_name):
             if text is not None and (
-                _FORBIDDEN_CHARACTERS.search(text) or _FORBIDDEN_ESCAPES.search(text)
+                FORBIDDEN_CHARACTERS.search(text) or _FORBIDDEN_ESCAPES.search(text)
             ):
                 raise _bad_text()
-        if request.method == "GET" and _forbidden_text(data.variables):
+        if request.method == "GET" and forbidden_text(data.variables):
             raise _bad_text()  # query parameters are not JSON-decoded by decode_json
         return data
 

@@ -438,3 +438,55 @@ async def test_a_multipart_body_cut_before_its_closing_boundary_is_refused(
     assert _codes(cut) == ["BAD_REQUEST"]
     whole = await _post(app, body + b"\r\n--fuzz--\r\n", headers)
     assert whole.status_code == 200  # the same body, closed: parsed and run
+
+
+ZERO = "00000000-0000-0000-0000-000000000000"
+
+
+@pytest.mark.parametrize(
+    "cursor",
+    [
+        f'[1e400, "2024-01-01T00:00:00+00:00", "{ZERO}"]',
+        f'[99999999999999999999, "2024-01-01T00:00:00+00:00", "{ZERO}"]',
+        f'[9, "2024-01-01T00:00:00+00:00", "{ZERO}"]',
+        f'[1, "0001-01-01T00:00:00+14:00", "{ZERO}"]',
+        "[" * 5000 + "]" * 5000,
+    ],
+)
+async def test_a_forged_work_queue_cursor_is_bad_user_input(
+    as_user: Callable[[str | None], Run], cursor: str
+) -> None:
+    import base64
+
+    after = base64.urlsafe_b64encode(cursor.encode()).decode()
+    answer = await as_user(SIAO)(
+        "query($a: String) { demands(first: 1, after: $a) { totalCount } }", a=after
+    )
+    assert answer.codes == ["BAD_USER_INPUT"]
+
+
+async def test_instants_at_the_edge_of_the_calendar_are_bad_user_input(
+    as_user: Callable[[str | None], Run],
+) -> None:
+    run = as_user(SIAO)
+    for instant in ("0001-01-01T00:00:00+14:00", "9999-12-31T23:59:59-14:00"):
+        answer = await run(
+            "query($at: DateTime) { demands(first: 1, filter: {waitingSince: $at}) "
+            "{ totalCount } }",
+            at=instant,
+        )
+        assert answer.codes == ["BAD_USER_INPUT"], instant
+
+
+async def test_a_territory_id_holding_nul_reads_as_not_found(
+    as_user: Callable[[str | None], Run],
+) -> None:
+    answer = await as_user(SIAO)(
+        "query($i: ID!) { node(id: $i) { id } }",
+        i="VGVycml0b3J5OgA=",  # "Territory:\\0"
+    )
+    assert answer.errors == []
+    assert answer.data == {"node": None}
+    malformed = await as_user(SIAO)("query($i: ID!) { node(id: $i) { id } }", i="jWQ=")
+    assert malformed.codes == ["BAD_USER_INPUT"]
+    assert "\\x" not in malformed.errors[0]["message"]  # no Python repr
