@@ -129,6 +129,14 @@ def _skip_closed_connections(engine: AsyncEngine) -> None:
 def _instrument(engine: AsyncEngine) -> None:
     sync = engine.sync_engine
 
+    @event.listens_for(sync, "handle_error")
+    def _failed(context: Any) -> None:
+        # A failed statement has no "after": forget its start, or each failure would leave
+        # one on its pooled connection for good.
+        conn = context.connection
+        if conn is not None and conn.info.get("query_start"):
+            conn.info["query_start"].pop()
+
     @event.listens_for(sync, "before_cursor_execute")
     def _before(
         conn: Any, cursor: Any, statement: str, params: Any, context: Any, many: bool

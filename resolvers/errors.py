@@ -77,3 +77,16 @@ def database_unavailable(exc: BaseException | None) -> bool:
             return True
         exc = getattr(exc, "orig", None) or exc.__cause__ or exc.__context__
     return False
+
+
+def failure_chain(exc: BaseException | None) -> str:
+    """What a database failure was, for the log: each wrapped exception's class, and the
+    SQLSTATE where there is one (never the message: it may quote parameters)."""
+    names: list[str] = []
+    seen: set[int] = set()
+    while exc is not None and id(exc) not in seen and len(names) < 5:
+        seen.add(id(exc))
+        state = getattr(exc, "sqlstate", None)
+        names.append(type(exc).__name__ + (f"[{state}]" if state else ""))
+        exc = getattr(exc, "orig", None) or exc.__cause__ or exc.__context__
+    return " <- ".join(names) or "-"

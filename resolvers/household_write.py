@@ -342,7 +342,35 @@ async def _check_territory(session: AsyncSession, ctx: Context, territory: str) 
         )
 
 
+# The most current members a household may have. Families of twenty exist; more is a group
+# (a squat, a camp), recorded as several households. The bound also keeps what one read of
+# a household returns bounded (the cost limit assumes lists of this order, schema/cost.py).
+MAX_MEMBERS = 30
+
+
+def too_many_members(count: int, field: list[str]) -> Problem:
+    return Problem(
+        HouseholdErrorCode.INVALID_INPUT,
+        f"A household has at most {MAX_MEMBERS} members (here {count}): record a larger "
+        "group as several households.",
+        field,
+    )
+
+
+async def check_room(session: AsyncSession, household_id: uuid.UUID, field: list[str]) -> None:
+    """Refuses one more member in a household (locked by the caller) that has the most."""
+    count = await session.scalar(
+        select(func.count())
+        .select_from(Membership)
+        .where(Membership.household_id == household_id, func.upper_inf(Membership.validity))
+    )
+    if count is not None and count >= MAX_MEMBERS:
+        raise Refused(too_many_members(count + 1, field))
+
+
 async def create_household(ctx: Context, territory: str, members: list[NewPerson]) -> Outcome:
+    if len(members) > MAX_MEMBERS:
+        return Outcome(problems=[too_many_members(len(members), ["members"])])
     problems = _one_reference(members)
     for i, member in enumerate(members):
         problems += person_problems(member, ["members", str(i)])

@@ -23,6 +23,7 @@ from resolvers.household_write import (
     Problem,
     Refused,
     carry_accompaniments,
+    check_room,
     check_version,
     clock,
     insert_members,
@@ -96,6 +97,7 @@ async def add_household_member(
                     )
                 )
             assert new is not None
+            await check_room(session, household.id, ["householdId"])
             at = await clock(session)
             (person_id,) = await insert_members(session, ctx, household, [new], at)
             touch(household, at)
@@ -169,6 +171,7 @@ async def move_household_member(
             if to_household_id is not None:
                 target = held[to_household_id]
                 check_version(target, expected_version, ["expectedVersion"])
+                await check_room(session, target.id, ["toHouseholdId"])
             at = await clock(session)
             if target is None:
                 target = await new_household(

@@ -99,6 +99,8 @@ ASSUMED_SIZES: dict[str, int] = {
     # The fields a colleague saved since the version a STALE_VERSION save had.
     "SituationUserError.changesSince": 20,
 }
+# `__schema` or `__type`, whatever is selected in it (the schema is a fixed size).
+INTROSPECTION_COST = 1000
 # Any payload's `userErrors`: one per problem of the input.
 USER_ERRORS = 10
 # A list sized by one of its arguments (a list of ids), and that argument's bound.
@@ -294,10 +296,14 @@ class _NodeCount:
 
     def field(self, node: FieldNode, parent: Any, page: int | None) -> int:
         name = node.name.value
+        if name in ("__schema", "__type"):
+            # No database work, but the whole schema is megabytes: 30 aliases of a full
+            # `__schema` returned 5 MB at cost 0. GraphiQL's one introspection passes.
+            return INTROSPECTION_COST
         if name.startswith("__") or not isinstance(
             parent, GraphQLObjectType | GraphQLInterfaceType
         ):
-            return 0  # introspection costs no database work; a union selects no field
+            return 0  # `__typename`; a union selects no field
         definition = parent.fields.get(name)
         if definition is None or node.selection_set is None:
             return 0

@@ -14,7 +14,13 @@ from strawberry.extensions import MaskErrors
 from strawberry.scalars import JSON
 
 from resolvers.demand_write import DemandErrorCode as _DemandErrorCode
-from resolvers.errors import CodedError, ErrorCode, database_unavailable, request_id_var
+from resolvers.errors import (
+    CodedError,
+    ErrorCode,
+    database_unavailable,
+    failure_chain,
+    request_id_var,
+)
 from resolvers.evaluation_write import EvaluationErrorCode as _EvaluationErrorCode
 from resolvers.household_write import HouseholdErrorCode as _HouseholdErrorCode
 from resolvers.household_write import Problem
@@ -344,7 +350,12 @@ class ErrorPolicy(MaskErrors):
         if database_unavailable(error.original_error):
             # Not a bug: the database is down, restarting or too slow. The HTTP layer
             # answers 503 with Retry-After when no data could be served.
-            log.warning("database unavailable (request %s) at %s", request_id, error.path)
+            log.warning(
+                "database unavailable (request %s) at %s: %s",
+                request_id,
+                error.path,
+                failure_chain(error.original_error),
+            )
             return GraphQLError(
                 message="The database is unavailable; retry in a few seconds.",
                 nodes=error.nodes,

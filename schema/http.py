@@ -38,7 +38,7 @@ from strawberry.types import ExecutionResult
 
 from auth.settings import Settings
 from resolvers.context import Context
-from resolvers.errors import ErrorCode, database_unavailable, request_id_var
+from resolvers.errors import ErrorCode, database_unavailable, failure_chain, request_id_var
 from resolvers.events import LiveContext
 from resolvers.validation import FORBIDDEN_CHARACTERS, FORBIDDEN_TEXT, forbidden_text
 from schema.errors import add_missing_codes
@@ -115,7 +115,7 @@ def error_response(exc: BaseException, settings: Settings) -> Response:
     if isinstance(exc, RequestRefused):
         return coded_response(exc.status, exc.code, exc.message)
     if database_unavailable(exc):
-        log.warning("database unavailable: %s", type(exc).__name__)
+        log.warning("database unavailable: %s", failure_chain(exc))
         return unavailable_response(settings)
     request_id = request_id_var.get()
     log.error("internal error (request %s)", request_id, exc_info=exc)
@@ -311,13 +311,17 @@ class GraphQLApp(GraphQL[Context, None]):
                 # now, answered or refused (else a temp file each until the GC runs).
                 await request.close()
         except HTTPException as exc:  # strawberry's own refusals (plain text otherwise)
+            if isinstance(exc.__cause__, RequestRefused):  # ours, rewrapped by strawberry
+                await self._refusal(request, exc.__cause__)(scope, receive, send)
+                return
             status = exc.status_code
             if "content type" in exc.reason:
                 status = 415
             elif "when using GET" in exc.reason:
                 status = 405  # GraphQL over HTTP: a mutation over GET
             code = _STATUS_CODES.get(status, ErrorCode.BAD_REQUEST)
-            headers = {"Allow": "POST"} if status == 405 else None
+            allowed = "POST" if "when using GET" in exc.reason else "GET, POST"
+            headers = {"Allow": allowed} if status == 405 else None
             response = coded_response(status, code, _sentence(exc.reason), headers=headers)
         except RequestRefused as exc:
             response = self._refusal(request, exc)
@@ -452,7 +456,7 @@ class GraphQLApp(GraphQL[Context, None]):
         except Exception as exc:
             if not database_unavailable(exc):
                 raise
-            log.warning("database unavailable: live connection refused (%s)", type(exc).__name__)
+            log.warning("database unavailable: live connection refused (%s)", failure_chain(exc))
             raise _LiveUnavailable from exc
         if context.viewer is None:
             raise ConnectionRejectionError

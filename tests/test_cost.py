@@ -423,3 +423,17 @@ async def test_aliases_are_counted_per_spread_without_expanding(as_user: Viewer)
     answer = await as_user(OPERATOR)("{ ...F40 } " + " ".join(fragments))
     assert answer.codes == ["GRAPHQL_VALIDATION_FAILED"]
     assert answer.errors[0]["extensions"]["aliases"] == 2**40
+
+
+async def test_introspection_has_a_cost_of_its_own(as_user: Viewer) -> None:
+    """It sends no SQL, but the schema is megabytes: 30 aliases of it returned 5 MB at a
+    cost of 0."""
+    from schema.cost import INTROSPECTION_COST
+
+    one = await as_user(OPERATOR)("{ __schema { types { name } } }")
+    assert one.errors == []
+    assert one.extensions["cost"]["nodes"] == INTROSPECTION_COST
+    many = " ".join(f"s{i}: __schema {{ types {{ name }} }}" for i in range(30))
+    refused = await as_user(OPERATOR)("{ " + many + " }")
+    assert [e["extensions"]["code"] for e in refused.errors] == ["QUERY_TOO_COSTLY"]
+    assert refused.errors[0]["extensions"]["cost"] == 30 * INTROSPECTION_COST

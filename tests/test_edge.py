@@ -186,6 +186,7 @@ async def test_methods_paths_and_operations_the_endpoint_does_not_take(
     assert get_query.json()["data"] == {"__typename": "Query"}
     assert get_mutation.status_code == 405
     assert get_mutation.headers["allow"] == "POST"
+    assert put.headers["allow"] == "GET, POST"
     assert _codes(get_mutation) == ["METHOD_NOT_ALLOWED"]
     assert put.status_code == 405
     assert _codes(put) == ["METHOD_NOT_ALLOWED"]

@@ -539,3 +539,62 @@ async def test_the_database_refuses_a_person_without_household(sql: asyncpg.Conn
             "VALUES ($1, 'Sans', 'Ménage', 'UNSPECIFIED')",
             uuid.uuid4(),
         )
+
+
+async def test_a_household_has_at_most_thirty_members(
+    as_user: Viewer, sql: asyncpg.Connection
+) -> None:
+    """Unbounded, one mutation made a household of 500, and one read of it, costed at
+    1,110 objects, returned 20 MB (members of members' households)."""
+    from resolvers.household_write import MAX_MEMBERS
+
+    run = as_user(OPERATOR)
+    others = [member(f"Enfant{i}", "Grand", "CHILD") for i in range(MAX_MEMBERS)]
+    before = await snapshot(sql)
+    too_big = await run(
+        CREATE_HOUSEHOLD, input={"territory": "75", "members": [member("Ana", "Grand"), *others]}
+    )
+    assert [e["code"] for e in (_data(too_big))["createHousehold"]["userErrors"]] == [
+        "INVALID_INPUT"
+    ]
+    assert await snapshot(sql) == before
+
+    full = await run(
+        CREATE_HOUSEHOLD,
+        input={"territory": "75", "members": [member("Ana", "Grand"), *others[1:]]},
+    )
+    household = (_data(full))["createHousehold"]["household"]
+    assert len(household["members"]) == MAX_MEMBERS
+    before = await snapshot(sql)
+    one_more = await run(
+        ADD_MEMBER,
+        input={
+            "householdId": household["id"],
+            "expectedVersion": household["version"],
+            "person": member("Léo", "Grand", "CHILD"),
+        },
+    )
+    assert [e["code"] for e in (_data(one_more))["addHouseholdMember"]["userErrors"]] == [
+        "INVALID_INPUT"
+    ]
+    elsewhere = await household_row(sql, FIRST_75_REFERENCE)
+    mover = await sql.fetchval(
+        "SELECT person_id FROM memberships WHERE household_id = $1 AND upper_inf(validity) LIMIT 1",
+        elsewhere["id"],
+    )
+    moved_in = await run(
+        MOVE,
+        input={
+            "personId": gid("Person", mover),
+            "toHouseholdId": household["id"],
+            "relationship": "OTHER",
+        },
+    )
+    assert (_data(moved_in))["moveHouseholdMember"]["userErrors"][0]["code"] == "INVALID_INPUT"
+    assert await snapshot(sql) == before
+
+
+def _data(answer: Any) -> dict[str, Any]:
+    assert answer.data is not None, answer.errors
+    data: dict[str, Any] = answer.data
+    return data
