@@ -15,6 +15,7 @@ of the 13 s measured here syncing every file of the data folder."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import signal
@@ -165,7 +166,7 @@ class PgInstance:
         memory)."""
         processes = self.processes()
         if processes:
-            os.kill(processes[0], signal.SIGKILL)
+            _signal(processes[0], signal.SIGKILL)
         deadline = time.monotonic() + PROCESS_EXIT_SECONDS
         while any(_alive(pid) for pid in processes):
             if time.monotonic() > deadline:
@@ -180,20 +181,27 @@ class PgInstance:
         """SIGSTOP to the postmaster and every child: connections stay open and
         connecting still completes at the TCP level, but nothing answers."""
         for pid in self.processes():
-            os.kill(pid, signal.SIGSTOP)
+            _signal(pid, signal.SIGSTOP)
 
     def resume(self) -> None:
         for pid in self.processes():
-            os.kill(pid, signal.SIGCONT)
+            _signal(pid, signal.SIGCONT)
 
     def destroy(self) -> None:
         """Stops whatever runs (even paused) and removes the folder."""
         processes = self.processes()
         for pid in processes:
-            os.kill(pid, signal.SIGCONT)
+            _signal(pid, signal.SIGCONT)
         if processes:
-            os.kill(processes[0], signal.SIGKILL)
+            _signal(processes[0], signal.SIGKILL)
             deadline = time.monotonic() + PROCESS_EXIT_SECONDS
             while any(_alive(pid) for pid in processes) and time.monotonic() < deadline:
                 time.sleep(0.05)
         shutil.rmtree(self.root, ignore_errors=True)
+
+
+def _signal(pid: int, signum: int) -> None:
+    """A signal to a process that may have exited since it was listed (a backend whose
+    client just left): that one needs it no more."""
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(pid, signum)
