@@ -20,7 +20,7 @@ import json
 import logging
 import re
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, cast
 
 import orjson
 from cross_web import HTTPException
@@ -425,7 +425,9 @@ class GraphQLApp(GraphQL[Context, None]):
             if status == 503:
                 sub_response.headers["Retry-After"] = str(self.settings.retry_after_seconds)
             sub_response.siao_media_type = GRAPHQL_RESPONSE_JSON if graphql_response else JSON
-        return response  # type: ignore[return-value]
+        # The same dict, with codes added: strawberry's TypedDict has no room for a
+        # response without `data` (a request error under graphql-response+json).
+        return cast(GraphQLHTTPResponse, response)
 
     async def get_sub_response(self, request: Any) -> Response:
         sub_response = await super().get_sub_response(request)
