@@ -100,6 +100,12 @@ class Context:
             if self._read_conn is None:
                 conn = await self.engine.connect()
                 self._read_conn = await conn.execution_options(isolation_level="AUTOCOMMIT")
+            elif self._read_conn.invalidated:
+                # An earlier read of this request lost the connection (the database went
+                # away or timed out): SQLAlchemy would refuse the next one with
+                # PendingRollbackError, which says nothing of the cause. Say it is the
+                # database, so the client is told to retry (503) instead of "a bug".
+                raise ConnectionError("the request's database connection was lost")
             return await self._read_conn.execute(statement)
 
     @asynccontextmanager

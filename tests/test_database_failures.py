@@ -389,3 +389,32 @@ async def test_every_acknowledged_write_survives_an_outage_under_load(
 
 def _uuid_of(global_id: str) -> uuid.UUID:
     return uuid.UUID(base64.b64decode(global_id).decode().partition(":")[2])
+
+
+async def test_a_read_after_the_request_lost_its_connection_is_a_database_failure(
+    database_url: str, settings: Settings
+) -> None:
+    """One read of a request loses the connection (the database went away during it);
+    the next loader's read on that connection must be told apart from a bug: it is a
+    database failure (503, retry), not SQLAlchemy's PendingRollbackError (500)."""
+    from sqlalchemy import text
+    from sqlalchemy.exc import PendingRollbackError
+
+    from models.database import create_engine
+    from resolvers.context import Context
+    from resolvers.errors import database_unavailable
+
+    engine = create_engine(database_url)
+    ctx = Context(engine=engine, settings=settings, request_id="test", viewer=None)
+    try:
+        assert (await ctx.execute(text("select 1"))).scalar() == 1
+        conn = ctx._read_conn
+        assert conn is not None
+        await conn.invalidate()  # what a lost connection does to it
+        # Either what SQLAlchemy says by itself, or what the context says instead.
+        with pytest.raises((PendingRollbackError, ConnectionError)) as failure:
+            await ctx.execute(text("select 1"))
+        assert database_unavailable(failure.value), repr(failure.value)
+    finally:
+        await ctx.release()
+        await engine.dispose()
