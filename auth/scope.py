@@ -125,7 +125,10 @@ def anchor_household(person_id: Any) -> Any:
 
 
 def accompanied_by(viewer: Viewer, household_id: Any) -> ColumnElement[bool]:
-    """The household (column) is accompanied now by the viewer or their organisation."""
+    """The household (column) is accompanied now by the viewer or their organisation.
+
+    "Now" is the database's `now()`, the clock that recorded the accompaniments, not the
+    request's instant (`Context.now`, which documents why)."""
     who = [Accompaniment.user_id == viewer.user_id]
     if viewer.organisation_id is not None:
         who.append(Accompaniment.organisation_id == viewer.organisation_id)

@@ -3,8 +3,9 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 from enum import StrEnum
+from typing import TYPE_CHECKING, ClassVar
 
-from sqlalchemy import DateTime, Enum, ForeignKey, MetaData, func
+from sqlalchemy import DateTime, Enum, ForeignKey, MetaData, Table, func
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 NAMING = {
@@ -18,6 +19,11 @@ NAMING = {
 
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING)
+
+    if TYPE_CHECKING:
+        # Every model here is declared with `__tablename__`, so mapped to a `Table`
+        # (SQLAlchemy types it as any `FromClause`, which has no `.name` or constraints).
+        __table__: ClassVar[Table]
 
 
 def text_enum(enum: type[StrEnum], name: str) -> Enum:

@@ -31,17 +31,12 @@ from models.situation import ATTACHMENT_ENTITY_TYPE
 from models.storage import CHUNK, LocalStorage, Storage
 from resolvers import audit
 from resolvers.context import Context
-from resolvers.household_write import (
-    Problem,
-    Refused,
-    bump_activity,
-    clock,
-)
 from resolvers.loader_base import ManyLoader, SqlLoader, many_per_key, one_per_key
-from resolvers.loaders import now_or_later
+from resolvers.loaders import Later, now_or_later
 from resolvers.situation_write import check_may_write, lock_owner, owner_problems
+from resolvers.writes import Problem, Refused, bump_activity, write_instant
 
-attachments_t: Table = Attachment.__table__  # type: ignore[assignment]
+attachments_t: Table = Attachment.__table__
 
 
 class AttachmentErrorCode(StrEnum):
@@ -101,12 +96,17 @@ class AttachmentByIdLoader(SqlLoader[uuid.UUID, Row[Any] | None]):
         return one_per_key(await self.rows(stmt), keys)
 
 
-def attachments(ctx: Context, household_id: uuid.UUID) -> Any:
+def attachments(ctx: Context, household_id: uuid.UUID) -> Later[list[Row[Any]]]:
     return now_or_later(ctx.loaders.attachments_by_household, household_id)
 
 
-def attachment(ctx: Context, attachment_id: uuid.UUID) -> Any:
+def attachment(ctx: Context, attachment_id: uuid.UUID) -> Later[Row[Any] | None]:
     return now_or_later(ctx.loaders.attachment_by_id, attachment_id)
+
+
+async def load_attachment(ctx: Context, attachment_id: uuid.UUID) -> Row[Any] | None:
+    """The attachment's row, for a caller that awaits it (the download endpoint)."""
+    return await ctx.loaders.attachment_by_id.load(attachment_id)
 
 
 # --- upload ----------------------------------------------------------------------------
@@ -244,7 +244,7 @@ async def add_attachment(
                 household = await lock_owner(
                     session, ctx, household_id, person_id, AttachmentErrorCode
                 )
-                at = await clock(session)
+                at = await write_instant(session)
                 row = Attachment(
                     id=uuid.uuid4(),
                     household_id=household.id,
@@ -329,7 +329,7 @@ async def delete_attachment(ctx: Context, attachment_id: uuid.UUID) -> list[Prob
             section = SituationSection(row.section)
             check_may_write(ctx, section)
             await session.execute(delete(t).where(t.c.id == attachment_id))
-            at = await clock(session)
+            at = await write_instant(session)
             audit.record(
                 session,
                 ctx,

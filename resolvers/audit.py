@@ -9,6 +9,7 @@ from datetime import UTC, date, datetime
 from enum import StrEnum
 from typing import Any
 
+from sqlalchemy import Row
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from auth.policy import (
@@ -26,12 +27,12 @@ from models import AuditEvent
 from resolvers.arguments import field_of
 from resolvers.context import Context
 from resolvers.errors import bad_input
-from resolvers.loaders import now_or_later
+from resolvers.loaders import Later, now_or_later
 from resolvers.node import decode_uuid
 from resolvers.record_loaders import AuditFilter
 
 
-def actor(ctx: Context, user_id: uuid.UUID) -> Any:
+def actor(ctx: Context, user_id: uuid.UUID) -> Later[Row[Any] | None]:
     return now_or_later(ctx.loaders.user_by_id, user_id)
 
 

@@ -45,8 +45,8 @@ class Context:
     # a viewer (set by the HTTP layer).
     connection_params: dict[str, Any] | None = None
     authenticate: Callable[[str], Awaitable[Viewer | None]] | None = None
-    # What "now" is for rules that depend on it (a note's pin is active until its date);
-    # tests give the app a clock they can move instead of sleeping.
+    # The app's clock, read once per request into `now` (see there); tests give the app
+    # a clock they can move instead of sleeping.
     clock: Clock = system_clock
     # The process's search slots (`Settings.search_concurrency`), shared by its requests.
     search_slots: asyncio.Semaphore | None = None
@@ -76,8 +76,23 @@ class Context:
 
     @cached_property
     def now(self) -> datetime:
-        """The request's instant, read once from the clock: every comparison of the request
-        (in Python or passed to SQL as a parameter) uses the same one."""
+        """The request's instant, read once from the app's injectable clock (`clock`):
+        every rule of the request that depends on the time compares with it, in Python or
+        passed to SQL as a parameter: a note's pin is active until its date, a birth date
+        or a situation's date is not in the future, an emergency demand is for tonight, a
+        download link expires. A live session, longer than one instant, reads the same
+        clock again before each event (`resolvers.events`). Nothing else reads a clock to
+        decide a rule.
+
+        The database's clock dates what is recorded, not what is decided: the instant a
+        write records (`resolvers.writes.write_instant`, read under the write's locks so
+        that serialised writes of every process are ordered) and the columns' server
+        defaults (`created_at`). So what is current of a recorded history is judged
+        without this instant: the members now are the open memberships
+        (`resolvers.household.current`), and the accompaniments that make a household a
+        social worker's are those the database's `now()` falls in (`auth.scope`): what a
+        mutation just recorded is current in its own answer, whenever the request read
+        its clock (a test's clock may be frozen before the write)."""
         instant = self.clock()
         if instant.tzinfo is None:
             raise ValueError("the clock must return an aware datetime")

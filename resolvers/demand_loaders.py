@@ -19,10 +19,10 @@ from resolvers.loader_base import (
     many_per_key,
 )
 
-demands_t: Table = Demand.__table__  # type: ignore[assignment]
-demand_persons_t: Table = DemandPerson.__table__  # type: ignore[assignment]
-orientations_t: Table = Orientation.__table__  # type: ignore[assignment]
-stays_t: Table = Stay.__table__  # type: ignore[assignment]
+demands_t: Table = Demand.__table__
+demand_persons_t: Table = DemandPerson.__table__
+orientations_t: Table = Orientation.__table__
+stays_t: Table = Stay.__table__
 
 
 class DemandByIdLoader(ScopedByIdLoader):

@@ -14,13 +14,7 @@ from models import Demand, DemandKind, DemandPerson, DemandStatus, Membership, P
 from resolvers import audit
 from resolvers.context import Context
 from resolvers.events import notify_demand
-from resolvers.household_write import (
-    Problem,
-    Refused,
-    bump_activity,
-    clock,
-    lock_household,
-)
+from resolvers.writes import Problem, Refused, bump_activity, lock_household, write_instant
 
 
 class DemandErrorCode(StrEnum):
@@ -38,11 +32,10 @@ class DemandErrorCode(StrEnum):
 PARIS = ZoneInfo("Europe/Paris")
 
 
-def tonight() -> date:
-    """The night a 115 call made now is for (Paris time; after midnight, still last night
-    until 8:00)."""
-    now = datetime.now(PARIS)
-    return (now - timedelta(hours=8)).date()
+def tonight(now: datetime) -> date:
+    """The night a 115 call made at `now` (the request's instant, `Context.now`) is for
+    (Paris time; after midnight, still last night until 8:00)."""
+    return (now.astimezone(PARIS) - timedelta(hours=8)).date()
 
 
 @dataclass(frozen=True)
@@ -53,7 +46,7 @@ class DemandDetails:
     commission_date: date | None = None
 
 
-def details_problems(kind: DemandKind, details: DemandDetails) -> list[Problem]:
+def details_problems(kind: DemandKind, details: DemandDetails, now: datetime) -> list[Problem]:
     problems = []
     if not 1 <= details.priority <= 4:
         problems.append(
@@ -77,7 +70,7 @@ def details_problems(kind: DemandKind, details: DemandDetails) -> list[Problem]:
                 ["recommendedPlaceType"],
             )
         )
-    if details.night is not None and details.night < tonight() - timedelta(days=1):
+    if details.night is not None and details.night < tonight(now) - timedelta(days=1):
         problems.append(
             Problem(
                 DemandErrorCode.INVALID_INPUT, "`night` is tonight or a night to come.", ["night"]
@@ -97,7 +90,7 @@ async def create_demand(
     """Concerned persons default to every current member (the 115 operator's usual case);
     an emergency demand is for tonight unless said otherwise."""
     details = details or DemandDetails()
-    problems = details_problems(kind, details)
+    problems = details_problems(kind, details, ctx.now)
     if problems:
         return None, problems
     if concerned is not None and not concerned:
@@ -119,7 +112,7 @@ async def create_demand(
                         ["householdId"],
                     )
                 )
-            at = await clock(session)
+            at = await write_instant(session)
             members = set(
                 (
                     await session.scalars(
@@ -152,7 +145,7 @@ async def create_demand(
                 version=1,
                 priority=details.priority,
                 submitted_at=None if draft else at,
-                night=(details.night or tonight()) if kind is DemandKind.EMERGENCY else None,
+                night=(details.night or tonight(ctx.now)) if kind is DemandKind.EMERGENCY else None,
                 recommended_place_type=details.recommended_place_type,
                 commission_date=details.commission_date,
             )

@@ -69,7 +69,7 @@ class DuplicatesByPersonLoader(ManyLoader[uuid.UUID]):
             .join(Organisation, Organisation.id == Accompaniment.organisation_id)
             .where(
                 Accompaniment.household_id == scoped.c.household_id,
-                Accompaniment.validity.contains(func.now()),
+                Accompaniment.validity.contains(func.now()),  # as scope.accompanied_by
             )
             .scalar_subquery()
         )

@@ -5,14 +5,17 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
+from sqlalchemy import Row
+
 from auth.policy import DEEP_SECTION_CATEGORY, LOGGED_READS, Access, DeepSection
 from models import EvaluationKind
 from resolvers.context import Context
 from resolvers.household import child_page
-from resolvers.loaders import now_or_later
+from resolvers.loaders import Later, now_or_later
+from resolvers.pagination import ResolvedPage
 
 
-def evaluation(ctx: Context, evaluation_id: uuid.UUID) -> Any:
+def evaluation(ctx: Context, evaluation_id: uuid.UUID) -> Later[Row[Any] | None]:
     return now_or_later(ctx.loaders.evaluation_by_id, evaluation_id)
 
 
@@ -22,14 +25,14 @@ def evaluations(
     kind: EvaluationKind | None,
     first: int | None,
     after: str | None,
-) -> Any:
+) -> Later[ResolvedPage]:
     loaders = ctx.loaders
     return child_page(
         ctx, loaders.evaluation_pages, loaders.evaluation_counts, household_id, first, after, kind
     )
 
 
-def latest(ctx: Context, household_id: uuid.UUID, kind: EvaluationKind) -> Any:
+def latest(ctx: Context, household_id: uuid.UUID, kind: EvaluationKind) -> Later[Row[Any] | None]:
     return now_or_later(ctx.loaders.latest_evaluation, (household_id, kind))
 
 

@@ -28,8 +28,8 @@ from models.evaluation import EVALUATION_CATEGORY, SECTION_MAX
 from resolvers import audit
 from resolvers.context import Context
 from resolvers.errors import CodedError, ErrorCode
-from resolvers.household_write import Problem, Refused, bump_activity, clock, lock_household
 from resolvers.validation import clean_text, text_problem
+from resolvers.writes import Problem, Refused, bump_activity, lock_household, write_instant
 
 
 class EvaluationErrorCode(StrEnum):
@@ -176,7 +176,7 @@ async def record_evaluation(
                         ["householdId"],
                     )
                 )
-            at = await clock(session)
+            at = await write_instant(session)
             evaluation = Evaluation(
                 id=uuid.uuid4(),
                 household_id=household.id,

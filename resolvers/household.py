@@ -13,9 +13,9 @@ from auth.visibility import may_load
 from models import Relationship
 from resolvers.context import Context
 from resolvers.errors import bad_input
-from resolvers.household_loaders import households_t
+from resolvers.household_loaders import SeenPerson, households_t
 from resolvers.loader_base import ChildCountLoader, ChildPageLoader, CountKey, PageKey
-from resolvers.loaders import now_or_later, then
+from resolvers.loaders import Later, now_or_later, then
 from resolvers.pagination import (
     ResolvedPage,
     check_first,
@@ -24,26 +24,26 @@ from resolvers.pagination import (
 )
 
 
-def household(ctx: Context, household_id: uuid.UUID) -> Any:
+def household(ctx: Context, household_id: uuid.UUID) -> Later[Row[Any] | None]:
     return now_or_later(ctx.loaders.household_by_id, household_id)
 
 
-def household_by_reference(ctx: Context, reference: str) -> Any:
+def household_by_reference(ctx: Context, reference: str) -> Later[Row[Any] | None]:
     return now_or_later(ctx.loaders.household_by_reference, reference)
 
 
-def person(ctx: Context, person_id: uuid.UUID) -> Any:
+def person(ctx: Context, person_id: uuid.UUID) -> Later[Row[Any] | None]:
     return now_or_later(ctx.loaders.person_by_id, person_id)
 
 
-def member(ctx: Context, person_id: uuid.UUID, household_id: uuid.UUID) -> Any:
+def member(ctx: Context, person_id: uuid.UUID, household_id: uuid.UUID) -> Later[SeenPerson | None]:
     """A member of a household as the viewer may see them (rule PERSON)."""
     return now_or_later(ctx.loaders.person_in_household, (person_id, household_id))
 
 
 def last_activity(
     ctx: Context, household_id: uuid.UUID, recorded: datetime, created: datetime
-) -> Any:
+) -> Later[datetime]:
     """When the record last changed, as far as this viewer may see (`recorded`: the
     household's column, which counts every change and drives purges). A viewer for whom
     some kinds of change are not listed (`record_loaders.hidden_entity_types`) gets the
@@ -58,7 +58,7 @@ def last_activity(
     )
 
 
-def territory(ctx: Context, code: str) -> Any:
+def territory(ctx: Context, code: str) -> Later[Row[Any] | None]:
     return now_or_later(ctx.loaders.territory_by_code, code)
 
 
@@ -66,23 +66,30 @@ def _reference_first(row: Row[Any]) -> tuple[int, datetime]:
     return (0 if row.relationship == Relationship.REFERENCE_PERSON else 1, row.validity.lower)
 
 
-def current(rows: list[Row[Any]], at: datetime) -> list[Row[Any]]:
-    """The memberships valid at `at`, reference person first."""
+def current(rows: list[Row[Any]], at: datetime | None = None) -> list[Row[Any]]:
+    """The memberships valid at `at`, or the open ones (the members now) when `at` is None;
+    reference person first.
+
+    Now is "open", not "valid at `Context.now`": a membership's bounds are instants of
+    the writes that recorded them (`resolvers.writes.write_instant`, the database's clock),
+    so that a member this very request added is a member now, whenever the request read
+    its clock (a test's clock may even be frozen before the write)."""
+    if at is None:
+        return sorted((r for r in rows if r.validity.upper is None), key=_reference_first)
     return sorted((r for r in rows if at in r.validity), key=_reference_first)
 
 
-def members(ctx: Context, household_id: uuid.UUID, at: datetime | None) -> Any:
-    """The members at `at` (default: the request's instant)."""
+def members(ctx: Context, household_id: uuid.UUID, at: datetime | None) -> Later[list[Row[Any]]]:
+    """The members at `at` (default: now, the open memberships)."""
     if at is not None and at.tzinfo is None:
         at = at.replace(tzinfo=UTC)
-    instant = at or ctx.now
     return then(
         now_or_later(ctx.loaders.memberships_by_household, household_id),
-        lambda rows: current(rows, instant),
+        lambda rows: current(rows, at),
     )
 
 
-def member_history(ctx: Context, household_id: uuid.UUID) -> Any:
+def member_history(ctx: Context, household_id: uuid.UUID) -> Later[list[Row[Any]]]:
     return now_or_later(ctx.loaders.memberships_by_household, household_id)
 
 
@@ -94,7 +101,7 @@ def child_page(
     first: int | None,
     after: str | None,
     filter: Hashable = None,
-) -> Any:
+) -> Later[ResolvedPage]:
     """A page of one household's list, through loaders that batch every household of the
     request (the key must equal the one `resolvers.prefetch` builds for the same field)."""
     key = PageKey(
@@ -111,14 +118,16 @@ def child_page(
     )
 
 
-def demands(ctx: Context, household_id: uuid.UUID, first: int | None, after: str | None) -> Any:
+def demands(
+    ctx: Context, household_id: uuid.UUID, first: int | None, after: str | None
+) -> Later[ResolvedPage]:
     loaders = ctx.loaders
     return child_page(ctx, loaders.demand_pages, loaders.demand_counts, household_id, first, after)
 
 
 def audit_events(
     ctx: Context, household_id: uuid.UUID, filter: Hashable, first: int | None, after: str | None
-) -> Any:
+) -> Later[ResolvedPage]:
     """`filter`: an `AuditFilter` (`resolvers.audit.audit_filter`) or None."""
     loaders = ctx.loaders
     return child_page(
@@ -126,7 +135,9 @@ def audit_events(
     )
 
 
-def access_log(ctx: Context, household_id: uuid.UUID, first: int | None, after: str | None) -> Any:
+def access_log(
+    ctx: Context, household_id: uuid.UUID, first: int | None, after: str | None
+) -> Later[ResolvedPage]:
     loaders = ctx.loaders
     return child_page(ctx, loaders.access_pages, loaders.access_counts, household_id, first, after)
 

@@ -29,9 +29,9 @@ from auth.scope import HouseholdScope, anchor_household
 from models import Household, Membership, Person, Sex
 from resolvers.loader_base import ManyLoader, ScopedByIdLoader, SqlLoader, many_per_key, one_per_key
 
-households_t: Table = Household.__table__  # type: ignore[assignment]
-persons_t: Table = Person.__table__  # type: ignore[assignment]
-memberships_t: Table = Membership.__table__  # type: ignore[assignment]
+households_t: Table = Household.__table__
+persons_t: Table = Person.__table__
+memberships_t: Table = Membership.__table__
 
 
 class HouseholdByIdLoader(SqlLoader[uuid.UUID, Row[Any] | None]):

@@ -1,9 +1,10 @@
-"""Household mutations: create a household; and what the other writes share (the refusals,
-the write's instant, locking a household and checking its version, its last activity).
-Adding and moving a member are in `resolvers.member_write`.
+"""Household mutations: create a household, and the household rules that adding and moving
+a member (`resolvers.member_write`) also use: new persons and households, accompaniments,
+the member limit, locking several households, checking a household's version.
 
 Each runs in one transaction (`Context.transaction`) that also writes its audit events;
-a business refusal raises `Refused` inside it, so nothing is half-written.
+a business refusal raises `Refused` inside it, so nothing is half-written. What every
+domain's writes share is in `resolvers.writes`.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from datetime import date, datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import DateTime, func, literal, select, update
+from sqlalchemy import DateTime, func, literal, select
 from sqlalchemy.dialects.postgresql import Range
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -23,6 +24,7 @@ from models import Accompaniment, Household, Membership, Person, Relationship, S
 from resolvers import audit
 from resolvers.context import Context
 from resolvers.validation import birth_date_problem, clean_name, name_problem
+from resolvers.writes import Problem, Refused, write_instant
 
 
 class HouseholdErrorCode(StrEnum):
@@ -38,25 +40,6 @@ class HouseholdErrorCode(StrEnum):
     HOUSEHOLD_CLOSED = "HOUSEHOLD_CLOSED"
     STALE_VERSION = "STALE_VERSION"
     INVALID_INPUT = "INVALID_INPUT"
-
-
-@dataclass(frozen=True)
-class Problem:
-    code: StrEnum
-    message: str
-    field: list[str] | None = None
-    current_version: int | None = None
-    current_status: str | None = None
-    # STALE_VERSION of a situation section: what was saved since (`situation_write`).
-    changes: list[Any] | None = None
-
-
-class Refused(Exception):
-    """A business refusal: raised inside the transaction so that it rolls back."""
-
-    def __init__(self, *problems: Problem) -> None:
-        super().__init__(problems[0].message if problems else "refused")
-        self.problems = list(problems)
 
 
 @dataclass(frozen=True)
@@ -76,7 +59,7 @@ class Outcome:
     problems: list[Problem] = field(default_factory=list)
 
 
-def person_problems(person: NewPerson, path: list[str]) -> list[Problem]:
+def person_problems(person: NewPerson, path: list[str], now: datetime) -> list[Problem]:
     problems: list[Problem] = []
     for attr, required in (("first_name", True), ("last_name", True), ("usage_name", False)):
         problem = name_problem(getattr(person, attr), required=required)
@@ -85,7 +68,7 @@ def person_problems(person: NewPerson, path: list[str]) -> list[Problem]:
             problems.append(
                 Problem(HouseholdErrorCode.INVALID_NAME, f"{camel} {problem}.", [*path, camel])
             )
-    problem = birth_date_problem(person.birth_date)
+    problem = birth_date_problem(person.birth_date, now)
     if problem:
         problems.append(
             Problem(
@@ -95,13 +78,6 @@ def person_problems(person: NewPerson, path: list[str]) -> list[Problem]:
             )
         )
     return problems
-
-
-async def clock(session: AsyncSession) -> datetime:
-    """The instant of this write, read after the locks are held (monotonic across writes
-    serialised by a lock, unlike the transaction's start time)."""
-    value: datetime = (await session.execute(select(func.clock_timestamp()))).scalar_one()
-    return value
 
 
 def person_values(person: Person) -> dict[str, Any]:
@@ -373,37 +349,19 @@ async def create_household(ctx: Context, territory: str, members: list[NewPerson
         return Outcome(problems=[too_many_members(len(members), ["members"])])
     problems = _one_reference(members)
     for i, member in enumerate(members):
-        problems += person_problems(member, ["members", str(i)])
+        problems += person_problems(member, ["members", str(i)], ctx.now)
     if problems:
         return Outcome(problems=problems)
     try:
         async with ctx.transaction() as session:
             await _check_territory(session, ctx, territory)
-            at = await clock(session)
+            at = await write_instant(session)
             household = await new_household(session, ctx, territory, at)
             ids = await insert_members(session, ctx, household, members, at)
             await _accompany_if_social_worker(session, ctx, household, at)
     except Refused as refused:
         return Outcome(problems=refused.problems)
     return Outcome(household_id=household.id, person_ids=ids)
-
-
-async def lock_household(
-    session: AsyncSession, ctx: Context, household_id: uuid.UUID, path: list[str]
-) -> Household:
-    """The household, locked, if the viewer may see it; NOT_FOUND otherwise.
-
-    Threat stopped: a mutation that tells an out-of-scope household from a nonexistent one
-    (by its answer, or by running more statements): the scope predicate is in the one
-    statement that looks the id up, so both take the same path to the same NOT_FOUND."""
-    household = await session.scalar(
-        select(Household)
-        .where(Household.id == household_id, ctx.scope.households(Household.__table__))
-        .with_for_update()
-    )
-    if household is None:
-        raise Refused(Problem(HouseholdErrorCode.NOT_FOUND, "No such household.", path))
-    return household
 
 
 async def lock_households(
@@ -475,9 +433,3 @@ async def visible_membership(
         )
     )
     return membership
-
-
-async def bump_activity(session: AsyncSession, household_id: uuid.UUID, at: datetime) -> None:
-    await session.execute(
-        update(Household).where(Household.id == household_id).values(last_activity_at=at)
-    )

@@ -36,8 +36,8 @@ from resolvers.context import Context
 from resolvers.demand_write import DemandErrorCode
 from resolvers.errors import CodedError, ErrorCode
 from resolvers.events import notify_demand, notify_orientation
-from resolvers.household_write import Problem, Refused, bump_activity, clock
 from resolvers.structure_write import give_back, place_of_territory, take_vacancy
+from resolvers.writes import Problem, Refused, bump_activity, write_instant
 
 
 @dataclass
@@ -148,7 +148,7 @@ async def act(
                         current_status=demand.status.value,
                     )
                 ) from None
-            at = await clock(session)
+            at = await write_instant(session)
             before = demand.status
             acted = await effect(session, demand, at) if effect else Acted()
             demand.status = target

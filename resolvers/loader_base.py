@@ -5,6 +5,7 @@ children. The per-request aggregate that creates them is `resolvers.loaders.Load
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections import defaultdict
 from collections.abc import Hashable, Iterable, Sequence
@@ -34,7 +35,10 @@ class SqlLoader(DataLoader[K, V]):
     shows: ClassVar[str]
 
     def __init__(self, ctx: Context) -> None:
-        super().__init__()
+        # The loader's cache is a map of our own (aiodataloader's public `cache_map`):
+        # `resolvers.loaders.now_or_later` reads in it whether a key is already loaded.
+        self.futures: dict[K, asyncio.Future[V]] = {}
+        super().__init__(cache_map=self.futures)
         self.ctx = ctx
 
     async def rows(self, statement: Select[Any]) -> Sequence[Row[Any]]:

@@ -12,12 +12,10 @@ modules), built from the kinds in `resolvers.loader_base`.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Hashable
 from functools import cached_property
 from inspect import isawaitable
-from typing import TYPE_CHECKING, Any
-
-from aiodataloader import DataLoader
+from typing import TYPE_CHECKING, Any, TypeAlias, TypeVar
 
 from resolvers import record_loaders as record
 from resolvers.demand_loaders import (
@@ -52,12 +50,30 @@ if TYPE_CHECKING:
     from resolvers.attachment import AttachmentByIdLoader, AttachmentsByHouseholdLoader
     from resolvers.context import Context
     from resolvers.duplicates import DuplicatesByPersonLoader
+    from resolvers.loader_base import SqlLoader
     from resolvers.situation import SectionsByHouseholdLoader, SectionsByPersonLoader
 
+T = TypeVar("T")
+U = TypeVar("U")
+K = TypeVar("K", bound=Hashable)
+V = TypeVar("V")
 
-def now_or_later(loader: DataLoader[Any, Any], key: Any) -> Any:
+# `Later[X]`: an X, or an awaitable of one (a dataloader's future, `then`'s coroutine).
+# What a field resolver returns, graphql-core awaiting an awaitable result. At run time
+# `Later[X]` is X itself: strawberry reads a resolver's return annotation as its GraphQL
+# type, and must see X.
+if TYPE_CHECKING:
+    Later: TypeAlias = T | Awaitable[T]
+else:
+
+    class Later:
+        def __class_getitem__(cls, item: Any) -> Any:
+            return item
+
+
+def now_or_later(loader: SqlLoader[K, V], key: K) -> Later[V]:
     """The loaded value if this key's future is already resolved, else the future."""
-    future = loader._cache.get(key)
+    future = loader.futures.get(key)
     if (
         future is not None
         and future.done()
@@ -68,13 +84,14 @@ def now_or_later(loader: DataLoader[Any, Any], key: Any) -> Any:
     return loader.load(key)
 
 
-def then(value: Any, fn: Callable[[Any], Any]) -> Any:
+def then(value: Later[T], fn: Callable[[T], Later[U]]) -> Later[U]:
     """Apply `fn` now if `value` is already there, or once it is (keeps resolvers sync
     whenever a dataloader already holds the answer)."""
     if isawaitable(value):
+        pending = value
 
-        async def later() -> Any:
-            result = fn(await value)
+        async def later() -> U:
+            result = fn(await pending)
             return await result if isawaitable(result) else result
 
         return later()
@@ -258,7 +275,3 @@ class Loaders:
         from resolvers.situation import SectionsByPersonLoader
 
         return SectionsByPersonLoader(self._ctx)
-
-
-def load_all(loader: DataLoader[Any, Any], keys: Iterable[Any]) -> Awaitable[list[Any]]:
-    return loader.load_many(list(keys))

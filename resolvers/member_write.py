@@ -20,20 +20,17 @@ from resolvers.household_write import (
     HouseholdErrorCode,
     NewPerson,
     Outcome,
-    Problem,
-    Refused,
     carry_accompaniments,
     check_room,
     check_version,
-    clock,
     insert_members,
-    lock_household,
     lock_households,
     new_household,
     person_problems,
     touch,
     visible_membership,
 )
+from resolvers.writes import Problem, Refused, lock_household, write_instant
 
 
 async def add_household_member(
@@ -54,7 +51,7 @@ async def add_household_member(
             ]
         )
     if new is not None:
-        problems = person_problems(new, ["person"])
+        problems = person_problems(new, ["person"], ctx.now)
         if new.relationship is Relationship.REFERENCE_PERSON:
             problems.append(
                 Problem(
@@ -98,7 +95,7 @@ async def add_household_member(
                 )
             assert new is not None
             await check_room(session, household.id, ["householdId"])
-            at = await clock(session)
+            at = await write_instant(session)
             (person_id,) = await insert_members(session, ctx, household, [new], at)
             touch(household, at)
     except Refused as refused:
@@ -172,7 +169,7 @@ async def move_household_member(
                 target = held[to_household_id]
                 check_version(target, expected_version, ["expectedVersion"])
                 await check_room(session, target.id, ["toHouseholdId"])
-            at = await clock(session)
+            at = await write_instant(session)
             if target is None:
                 target = await new_household(
                     session, ctx, source.territory_code, at, protected=source.protected

@@ -33,7 +33,6 @@ from sqlalchemy import select, update
 from models import Attachment, Membership, Person, PersonMerge
 from resolvers import audit
 from resolvers.context import Context
-from resolvers.household_write import Problem, Refused, clock
 from resolvers.merge_checks import (
     MergeErrorCode,
     inside,
@@ -49,6 +48,7 @@ from resolvers.merge_moves import (
     move_sections,
     rehome_demands,
 )
+from resolvers.writes import Problem, Refused, write_instant
 
 
 def anchor(memberships: list[Membership]) -> uuid.UUID | None:
@@ -75,7 +75,7 @@ async def merge_persons(
             # Scope first: both records, locked by the statement that also checks that they
             # and everything a merge would move lie within the viewer's scope.
             kept, merged = await lock_mergeable(session, ctx, keep_id, merge_id)
-            at = await clock(session)
+            at = await write_instant(session)
             ours = list(
                 (
                     await session.scalars(select(Membership).where(Membership.person_id == kept.id))

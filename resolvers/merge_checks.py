@@ -27,7 +27,7 @@ from models import (
 )
 from models.situation import PERSON_SECTIONS
 from resolvers.context import Context
-from resolvers.household_write import Problem, Refused
+from resolvers.writes import Problem, Refused
 
 
 class MergeErrorCode(StrEnum):

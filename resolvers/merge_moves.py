@@ -26,8 +26,8 @@ from models import (
 )
 from resolvers import audit
 from resolvers.context import Context
-from resolvers.household_write import Problem, Refused
 from resolvers.merge_checks import MergeErrorCode
+from resolvers.writes import Problem, Refused
 
 
 def dump_range(value: Range[datetime]) -> list[str | None]:

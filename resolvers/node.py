@@ -10,9 +10,11 @@ import re
 import uuid
 from typing import Any
 
+from sqlalchemy import Row
+
 from resolvers.context import Context
 from resolvers.errors import bad_input
-from resolvers.loaders import now_or_later
+from resolvers.loaders import Later, now_or_later
 
 TERRITORY_CODE = re.compile(r"\d{2,3}|2[AB]")
 
@@ -77,7 +79,7 @@ def decode_uuid(global_id: str, expected: str) -> uuid.UUID:
         raise _malformed(global_id) from None
 
 
-def load_node(ctx: Context, type_name: str, raw: str) -> Any:
+def load_node(ctx: Context, type_name: str, raw: str) -> Later[Row[Any] | None]:
     """The row for (type, raw id), or None when it does not exist or is out of scope."""
     attr, parse = _LOADERS[type_name]
     try:

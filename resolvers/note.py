@@ -6,12 +6,15 @@ import uuid
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy import Row
+
 from resolvers.arguments import field_of
 from resolvers.context import Context
 from resolvers.errors import bad_input
 from resolvers.household import child_page
-from resolvers.loaders import now_or_later
+from resolvers.loaders import Later, now_or_later
 from resolvers.node import decode_uuid
+from resolvers.pagination import ResolvedPage
 from resolvers.record_loaders import NoteFilter
 
 SEARCH_MAX = 200
@@ -39,16 +42,16 @@ def note_filter(raw: Any) -> NoteFilter | None:
 
 def notes(
     ctx: Context, household_id: uuid.UUID, filter: Any, first: int | None, after: str | None
-) -> Any:
+) -> Later[ResolvedPage]:
     pages, counts = ctx.loaders.note_pages, ctx.loaders.note_counts
     return child_page(ctx, pages, counts, household_id, first, after, note_filter(filter))
 
 
-def note(ctx: Context, note_id: uuid.UUID) -> Any:
+def note(ctx: Context, note_id: uuid.UUID) -> Later[Row[Any] | None]:
     return now_or_later(ctx.loaders.note_by_id, note_id)
 
 
-def concerned_persons(ctx: Context, note_id: uuid.UUID) -> Any:
+def concerned_persons(ctx: Context, note_id: uuid.UUID) -> Later[list[Row[Any]]]:
     return now_or_later(ctx.loaders.concerned_by_note, note_id)
 
 

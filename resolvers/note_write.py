@@ -22,8 +22,8 @@ from models import Membership, Note, NotePerson
 from models.note import BODY_MAX, TITLE_MAX
 from resolvers import audit
 from resolvers.context import Context
-from resolvers.household_write import Problem, Refused, bump_activity, clock, lock_household
 from resolvers.validation import clean_name, clean_text, text_problem
+from resolvers.writes import Problem, Refused, bump_activity, lock_household, write_instant
 
 PIN_MAX = timedelta(days=366)
 
@@ -83,7 +83,7 @@ async def create_note(
                         NoteErrorCode.HOUSEHOLD_CLOSED, "The household is closed.", ["householdId"]
                     )
                 )
-            at = await clock(session)
+            at = await write_instant(session)
             members = set(
                 (
                     await session.scalars(
@@ -204,7 +204,7 @@ async def update_note(
                 note.body = clean_text(body)
             after = note_values(note)
             if before != after:
-                at = await clock(session)
+                at = await write_instant(session)
                 note.version += 1
                 note.updated_at = at
                 _audit(session, ctx, note, at, "UPDATE", before, after)
@@ -220,7 +220,7 @@ async def delete_note(ctx: Context, note_id: uuid.UUID, expected_version: int | 
             note = await _lock_note(session, ctx, note_id)
             _check_author(ctx, note, "delete")
             _check_version(note, expected_version)
-            at = await clock(session)
+            at = await write_instant(session)
             note.deleted_at = at
             note.deleted_by = ctx.authenticated.user_id
             note.updated_at = at
@@ -259,7 +259,7 @@ async def pin_note(ctx: Context, note_id: uuid.UUID, until: datetime | None) -> 
         async with ctx.transaction() as session:
             note = await _lock_note(session, ctx, note_id)
             if note.pinned_until != until:
-                at = await clock(session)
+                at = await write_instant(session)
                 before = {"pinnedUntil": note.pinned_until}
                 note.pinned_until = until
                 note.pinned_at = at if until is not None else None

@@ -11,18 +11,18 @@ from auth.tokens import Claims
 from auth.viewer import Viewer
 from models import User
 from resolvers.context import Context
-from resolvers.loaders import now_or_later
+from resolvers.loaders import Later, now_or_later
 
 
-def territory(ctx: Context, code: str) -> Any:
+def territory(ctx: Context, code: str) -> Later[Row[Any] | None]:
     return now_or_later(ctx.loaders.territory_by_code, code)
 
 
-def organisation(ctx: Context, organisation_id: uuid.UUID) -> Any:
+def organisation(ctx: Context, organisation_id: uuid.UUID) -> Later[Row[Any] | None]:
     return now_or_later(ctx.loaders.organisation_by_id, organisation_id)
 
 
-def user(ctx: Context, user_id: uuid.UUID) -> Any:
+def user(ctx: Context, user_id: uuid.UUID) -> Later[Row[Any] | None]:
     return now_or_later(ctx.loaders.user_by_id, user_id)
 
 

@@ -17,10 +17,10 @@ from resolvers.loader_base import ManyLoader, SqlLoader, many_per_key, one_per_k
 if TYPE_CHECKING:
     from resolvers.context import Context
 
-users_t: Table = User.__table__  # type: ignore[assignment]
-organisations_t: Table = Organisation.__table__  # type: ignore[assignment]
-territories_t: Table = Territory.__table__  # type: ignore[assignment]
-places_t: Table = Place.__table__  # type: ignore[assignment]
+users_t: Table = User.__table__
+organisations_t: Table = Organisation.__table__
+territories_t: Table = Territory.__table__
+places_t: Table = Place.__table__
 
 
 class UserByIdLoader(SqlLoader[uuid.UUID, Row[Any] | None]):

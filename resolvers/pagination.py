@@ -8,10 +8,13 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from auth.settings import Settings
 from resolvers.errors import bad_input
+
+if TYPE_CHECKING:
+    from resolvers.loaders import Later
 
 DEFAULT_PAGE = 20
 
@@ -88,4 +91,4 @@ class ResolvedPage:
     rows: list[Any]
     cursors: list[str]
     has_next: bool
-    count: Callable[[], Any]
+    count: Callable[[], Later[int]]

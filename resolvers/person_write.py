@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
+from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
@@ -12,15 +13,9 @@ from sqlalchemy import func, select
 from models import Membership, Person, Sex
 from resolvers import audit
 from resolvers.context import Context
-from resolvers.household_write import (
-    Outcome,
-    Problem,
-    Refused,
-    bump_activity,
-    clock,
-    person_values,
-)
+from resolvers.household_write import Outcome, person_values
 from resolvers.validation import birth_date_problem, clean_name, name_problem
+from resolvers.writes import Problem, Refused, bump_activity, write_instant
 
 
 class PersonErrorCode(StrEnum):
@@ -44,7 +39,7 @@ class PersonPatch:
     sex: Any = UNSET
 
 
-def _problems(patch: PersonPatch) -> list[Problem]:
+def _problems(patch: PersonPatch, now: datetime) -> list[Problem]:
     problems: list[Problem] = []
     for attr, field, required in (
         ("first_name", "firstName", True),
@@ -58,7 +53,7 @@ def _problems(patch: PersonPatch) -> list[Problem]:
         if problem:
             problems.append(Problem(PersonErrorCode.INVALID_NAME, f"{field} {problem}.", [field]))
     if patch.birth_date is not UNSET:
-        problem = birth_date_problem(patch.birth_date)
+        problem = birth_date_problem(patch.birth_date, now)
         if problem:
             problems.append(
                 Problem(PersonErrorCode.INVALID_BIRTH_DATE, f"birthDate {problem}.", ["birthDate"])
@@ -69,7 +64,7 @@ def _problems(patch: PersonPatch) -> list[Problem]:
 async def update_person(
     ctx: Context, person_id: uuid.UUID, expected_version: int, patch: PersonPatch
 ) -> Outcome:
-    problems = _problems(patch)
+    problems = _problems(patch, ctx.now)
     if problems:
         return Outcome(problems=problems)
     try:
@@ -111,7 +106,7 @@ async def update_person(
                 person.sex = Sex(patch.sex)
             changes = audit.field_changes(before, person_values(person))
             if changes:
-                at = await clock(session)
+                at = await write_instant(session)
                 person.version += 1
                 person.updated_at = at
                 audit.record(

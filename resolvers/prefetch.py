@@ -9,6 +9,9 @@ resolvers (`now_or_later`) return plain values and stay synchronous. The SQL is 
 as without prefetching: one statement per (relation, level), scoped by the viewer.
 
 A relation that is not registered here still works: its resolver just returns a future.
+`RELATIONS` follows the schema by hand; `tests/test_code_health.py` checks each key
+against the exported schema (the field exists, the child is its type, a connection has
+its count) and that no field below a prefetching root waits per object unless it says why.
 """
 
 from __future__ import annotations
@@ -120,7 +123,7 @@ async def _same_rows(ctx: Context, rows: Rows, args: dict[str, Any]) -> Rows:
 
 async def _reference_person(ctx: Context, rows: Rows, args: dict[str, Any]) -> Rows:
     lists = await ctx.loaders.memberships_by_household.load_many([r.id for r in rows])
-    found = [summary.reference_membership(current(m, ctx.now)) for m in lists]
+    found = [summary.reference_membership(current(m)) for m in lists]
     people = [(m.person_id, m.household_id) for m in found if m is not None]
     return _flat(await ctx.loaders.person_in_household.load_many(people))
 

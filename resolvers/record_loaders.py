@@ -72,7 +72,7 @@ from resolvers.pagination import decode_ranked_cursor, encode_ranked_cursor
 if TYPE_CHECKING:
     from resolvers.context import Context
 
-evaluations_t: Table = Evaluation.__table__  # type: ignore[assignment]
+evaluations_t: Table = Evaluation.__table__
 
 
 class _EvaluationList(ChildList):
@@ -135,8 +135,8 @@ class LatestEvaluationLoader(SqlLoader[LatestKey, Row[Any] | None]):
 
 # --- notes -------------------------------------------------------------------------------
 
-notes_t: Table = Note.__table__  # type: ignore[assignment]
-note_persons_t: Table = NotePerson.__table__  # type: ignore[assignment]
+notes_t: Table = Note.__table__
+note_persons_t: Table = NotePerson.__table__
 
 
 @dataclass(frozen=True, slots=True)
@@ -234,7 +234,7 @@ class ConcernedPersonsByNoteIdLoader(ConcernedPersonsLoader):
 
 # --- the change log ----------------------------------------------------------------------
 
-audit_t: Table = AuditEvent.__table__  # type: ignore[assignment]
+audit_t: Table = AuditEvent.__table__
 
 
 @dataclass(frozen=True, slots=True)
@@ -535,7 +535,7 @@ class LastActivityLoader(SqlLoader[uuid.UUID, datetime | None]):
 
 # --- who read the record -----------------------------------------------------------------
 
-access_t: Table = AccessEvent.__table__  # type: ignore[assignment]
+access_t: Table = AccessEvent.__table__
 
 
 class AccessPagesByHouseholdLoader(ChildPageLoader):

@@ -140,6 +140,7 @@ _NEAREST = (
     "SELECT n.word FROM name_words n WHERE n.territory_code = :territory AND n.word % t.word"
     " ORDER BY similarity(n.word, t.word) DESC, n.word LIMIT :most"
 )
+# `now()`: the database's clock, as in `auth.scope.accompanied_by`.
 _ACCOMPANIED = """, accompanied AS MATERIALIZED (
       SELECT DISTINCT w AS word
       FROM households h
@@ -307,7 +308,7 @@ async def _search_persons(
         .join(Organisation, Organisation.id == Accompaniment.organisation_id)
         .where(
             Accompaniment.household_id == Household.id,
-            Accompaniment.validity.contains(func.now()),
+            Accompaniment.validity.contains(func.now()),  # as auth.scope.accompanied_by
         )
         .scalar_subquery()
     )

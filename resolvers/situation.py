@@ -17,10 +17,10 @@ from sqlalchemy import Row, Table, select
 from models import Membership, SituationRecord
 from resolvers.context import Context
 from resolvers.loader_base import ManyLoader, many_per_key
-from resolvers.loaders import now_or_later
+from resolvers.loaders import Later, now_or_later
 
-situations_t: Table = SituationRecord.__table__  # type: ignore[assignment]
-memberships_t: Table = Membership.__table__  # type: ignore[assignment]
+situations_t: Table = SituationRecord.__table__
+memberships_t: Table = Membership.__table__
 
 
 class SectionsByHouseholdLoader(ManyLoader[uuid.UUID]):
@@ -43,9 +43,9 @@ class SectionsByPersonLoader(ManyLoader[uuid.UUID]):
         return many_per_key(await self.rows(stmt), keys, "person_id")
 
 
-def household_sections(ctx: Context, household_id: uuid.UUID) -> Any:
+def household_sections(ctx: Context, household_id: uuid.UUID) -> Later[list[Row[Any]]]:
     return now_or_later(ctx.loaders.situation_by_household, household_id)
 
 
-def person_sections(ctx: Context, person_id: uuid.UUID) -> Any:
+def person_sections(ctx: Context, person_id: uuid.UUID) -> Later[list[Row[Any]]]:
     return now_or_later(ctx.loaders.situation_by_person, person_id)

@@ -13,8 +13,8 @@ from typing import Any
 
 from auth.policy import SituationSection
 from models.situation import FIELDS, LABEL_MAX, LINES_MAX, MONEY_MAX, TEXT_MAX, FieldSpec, Kind
-from resolvers.household_write import Problem
 from resolvers.validation import clean_text, text_problem
+from resolvers.writes import Problem
 
 EARLIEST = date(1900, 1, 1)
 FUTURE_YEARS = 30  # how far ahead a date (a permit's expiry, an eviction) may be

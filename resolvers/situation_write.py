@@ -27,15 +27,9 @@ from models.situation import ENTITY_TYPE, FIELDS, PERSON_SECTIONS, Kind
 from resolvers import audit
 from resolvers.context import Context
 from resolvers.errors import CodedError, ErrorCode
-from resolvers.household_write import (
-    Problem,
-    Refused,
-    bump_activity,
-    clock,
-    lock_household,
-    open_membership,
-)
+from resolvers.household_write import open_membership
 from resolvers.situation_patch import SituationErrorCode, clean_patch
+from resolvers.writes import Problem, Refused, bump_activity, lock_household, write_instant
 
 
 @dataclass
@@ -229,7 +223,7 @@ async def update_situation(
             changes = audit.field_changes(before, after)
             if not changes:
                 return Saved(section, current, record.saved_at if record else None)
-            at = await clock(session)
+            at = await write_instant(session)
             data = {k: v for k, v in after.items() if k not in flags}
             if record is None:
                 record = SituationRecord(

@@ -19,7 +19,7 @@ from resolvers import audit
 from resolvers.context import Context
 from resolvers.demand_write import DemandErrorCode
 from resolvers.errors import CodedError, ErrorCode
-from resolvers.household_write import Problem, Refused, clock
+from resolvers.writes import Problem, Refused, write_instant
 
 
 async def take_vacancy(session: AsyncSession, place_id: uuid.UUID, *, occupy: bool) -> None:
@@ -112,7 +112,7 @@ async def declare_vacancies(
                         ["vacancies"],
                     )
                 )
-            at = await clock(session)
+            at = await write_instant(session)
             audit.record(
                 session,
                 ctx,

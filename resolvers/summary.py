@@ -13,8 +13,9 @@ from models import EvaluationKind, Relationship
 from resolvers.context import Context
 from resolvers.demand_loaders import OPEN_DEMANDS
 from resolvers.household import members
+from resolvers.household_loaders import SeenPerson
 from resolvers.loader_base import CountKey, PageKey
-from resolvers.loaders import now_or_later, then
+from resolvers.loaders import Later, now_or_later, then
 from resolvers.record_loaders import NoteFilter
 
 PINNED_SHOWN = 10  # the header shows at most this many pinned notes, the newest
@@ -34,12 +35,12 @@ def reference_membership(rows: list[Row[Any]]) -> Row[Any] | None:
     return next((r for r in rows if r.relationship == Relationship.REFERENCE_PERSON), None)
 
 
-def member_count(ctx: Context, household_id: uuid.UUID) -> Any:
+def member_count(ctx: Context, household_id: uuid.UUID) -> Later[int]:
     return then(members(ctx, household_id, None), len)
 
 
-def reference_person(ctx: Context, household_id: uuid.UUID) -> Any:
-    def person_of(rows: list[Row[Any]]) -> Any:
+def reference_person(ctx: Context, household_id: uuid.UUID) -> Later[SeenPerson | None]:
+    def person_of(rows: list[Row[Any]]) -> Later[SeenPerson | None]:
         membership = reference_membership(rows)
         if membership is None:
             return None
@@ -50,16 +51,16 @@ def reference_person(ctx: Context, household_id: uuid.UUID) -> Any:
     return then(members(ctx, household_id, None), person_of)
 
 
-def open_demands(ctx: Context, household_id: uuid.UUID) -> Any:
+def open_demands(ctx: Context, household_id: uuid.UUID) -> Later[int]:
     return now_or_later(ctx.loaders.demand_counts, open_key(household_id))
 
 
-def latest_flash_level(ctx: Context, household_id: uuid.UUID) -> Any:
+def latest_flash_level(ctx: Context, household_id: uuid.UUID) -> Later[int | None]:
     return then(
         now_or_later(ctx.loaders.latest_evaluation, (household_id, EvaluationKind.FLASH)),
         lambda row: None if row is None else row.vulnerability_level,
     )
 
 
-def pinned_notes(ctx: Context, household_id: uuid.UUID) -> Any:
+def pinned_notes(ctx: Context, household_id: uuid.UUID) -> Later[list[Row[Any]]]:
     return then(now_or_later(ctx.loaders.note_pages, pinned_key(household_id)), lambda p: p.rows)

@@ -18,9 +18,9 @@ from sqlalchemy.dialects.postgresql import JSONB
 from models import Attachment, Household, Membership, Person, PersonMerge, SituationRecord
 from resolvers import audit
 from resolvers.context import Context
-from resolvers.household_write import Problem, Refused, clock
 from resolvers.merge_checks import MergeErrorCode, check_sections_unsaved, within_scope
 from resolvers.merge_moves import DEMAND_ROWS, LINKS, load_range, restore_links
+from resolvers.writes import Problem, Refused, write_instant
 
 
 def _folded_outside(ctx: Context) -> Select[Any]:
@@ -88,7 +88,7 @@ async def unmerge_persons(
             await check_sections_unsaved(session, kept.id, snapshot.get("moved_sections", []))
             merged = await session.get(Person, record.merged_id, with_for_update=True)
             assert merged is not None
-            at = await clock(session)
+            at = await write_instant(session)
             moved = [uuid.UUID(m) for m in snapshot["moved_memberships"]]
             if moved:
                 await session.execute(

@@ -52,12 +52,13 @@ def name_problem(value: str | None, *, required: bool) -> str | None:
     return None
 
 
-def birth_date_problem(value: date | None) -> str | None:
+def birth_date_problem(value: date | None, now: datetime) -> str | None:
+    """`now`: the request's instant (`Context.now`)."""
     if value is None:
         return None
     if value < EARLIEST_BIRTH:
         return "is before 1900"
-    if value > datetime.now(UTC).date():
+    if value > now.astimezone(UTC).date():
         return "is in the future"
     return None
 

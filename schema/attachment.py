@@ -19,16 +19,17 @@ from resolvers import audit
 from resolvers import household as households
 from resolvers.arguments import enum_arg
 from resolvers.attachment import AttachmentErrorCode as _AttachmentErrorCode
-from resolvers.loaders import then
+from resolvers.context import Context
+from resolvers.loaders import Later, then
 from schema.enums import described_enum, to_schema
-from schema.errors import UserError
+from schema.errors import UserError, user_errors
+from schema.info import Info
 from schema.node import Node, decode_uuid, encode_id
 from schema.organisation import User, user_from_row
 from schema.permissions import SensitivityCategory, sensitive_by_row, writes_one_of
 from schema.situation_enums import SituationSection
 
 if TYPE_CHECKING:
-    from resolvers.household_write import Problem
     from schema.person import Person
 
     AttachmentErrorCode = _AttachmentErrorCode
@@ -95,24 +96,24 @@ class Attachment(Node):
         return self.file_name_value
 
     @strawberry.field(description="Who attached it.")
-    def created_by(self, info: strawberry.Info) -> User | None:
+    def created_by(self, info: Info) -> Later[User | None]:
         if self.author_id is None:
             return None
-        return then(audit.actor(info.context, self.author_id), user_from_row)  # type: ignore[no-any-return]
+        return then(audit.actor(info.context, self.author_id), user_from_row)
 
     @strawberry.field(description="The member it concerns, for a person's section.")
-    def person(self, info: strawberry.Info) -> PersonRef | None:
+    def person(self, info: Info) -> Later[PersonRef | None]:
         from schema.person import person_from_row
 
         if self.person_id is None:
             return None
-        return then(households.person(info.context, self.person_id), person_from_row)  # type: ignore[no-any-return]
+        return then(households.person(info.context, self.person_id), person_from_row)
 
     @sensitive_by_row(
         "A link to download it, valid a few minutes (5 by default) and only for you: GET it "
         "with your bearer token."
     )
-    def download(self, info: strawberry.Info) -> DownloadLink | None:
+    def download(self, info: Info) -> DownloadLink | None:
         ctx = info.context
         link = mint_link(ctx.settings, self.row_id, ctx.authenticated.login, ctx.now)
         return DownloadLink(
@@ -151,7 +152,7 @@ def attachments_from_rows(rows: list[Row[Any]]) -> list[Attachment]:
     return [a for a in (attachment_from_row(r) for r in rows) if a is not None]
 
 
-def household_attachments(ctx: Any, household_id: uuid.UUID) -> Any:
+def household_attachments(ctx: Context, household_id: uuid.UUID) -> Later[list[Attachment]]:
     return then(resolve.attachments(ctx, household_id), attachments_from_rows)
 
 
@@ -176,15 +177,6 @@ class AttachmentUserError(UserError):
     code: AttachmentErrorCode = strawberry.field(description="Machine-readable reason.")
 
 
-def attachment_errors(problems: list[Problem]) -> list[AttachmentUserError]:
-    return [
-        AttachmentUserError(
-            code=to_schema(AttachmentErrorCode, p.code), message=p.message, field=p.field
-        )
-        for p in problems
-    ]
-
-
 @strawberry.type(description="Result of `addAttachment`.")
 class AddAttachmentPayload:
     user_errors: list[AttachmentUserError] = strawberry.field(
@@ -193,10 +185,10 @@ class AddAttachmentPayload:
     attachment_id: strawberry.Private[uuid.UUID | None]
 
     @strawberry.field(description="The new attachment; null if refused.")
-    def attachment(self, info: strawberry.Info) -> Attachment | None:
+    def attachment(self, info: Info) -> Later[Attachment | None]:
         if self.attachment_id is None:
             return None
-        return then(resolve.attachment(info.context, self.attachment_id), attachment_from_row)  # type: ignore[no-any-return]
+        return then(resolve.attachment(info.context, self.attachment_id), attachment_from_row)
 
 
 @strawberry.input(description="The attachment to remove.")
@@ -227,7 +219,7 @@ class AttachmentMutations:
     )
     async def add_attachment(
         self,
-        info: strawberry.Info,
+        info: Info,
         input: Annotated[AddAttachmentInput, strawberry.argument(description="The file.")],
     ) -> AddAttachmentPayload:
         section = enum_arg(_Section, input.section)
@@ -250,7 +242,8 @@ class AttachmentMutations:
             if close is not None:
                 await close()
         return AddAttachmentPayload(
-            user_errors=attachment_errors(added.problems), attachment_id=added.attachment_id
+            user_errors=user_errors(AttachmentUserError, added.problems),
+            attachment_id=added.attachment_id,
         )
 
     @writes_one_of(
@@ -262,13 +255,13 @@ class AttachmentMutations:
     )
     async def delete_attachment(
         self,
-        info: strawberry.Info,
+        info: Info,
         input: Annotated[DeleteAttachmentInput, strawberry.argument(description="The attachment.")],
     ) -> DeleteAttachmentPayload:
         problems = await resolve.delete_attachment(
             info.context, decode_uuid(input.attachment_id, "Attachment")
         )
         return DeleteAttachmentPayload(
-            user_errors=attachment_errors(problems),
+            user_errors=user_errors(AttachmentUserError, problems),
             deleted_attachment_id=None if problems else input.attachment_id,
         )

@@ -12,7 +12,8 @@ from strawberry.scalars import JSON
 
 from auth.policy import Category
 from resolvers import audit as resolve
-from resolvers.loaders import then
+from resolvers.loaders import Later, then
+from schema.info import Info
 from schema.node import Node, encode_id
 from schema.organisation import User, user_from_row
 from schema.permissions import sensitive
@@ -55,13 +56,15 @@ class AuditEvent(Node):
         "the log you are shown at all (which section of which person was filled in, and "
         "when, is what the category protects).",
     )
-    def changes(self, info: strawberry.Info) -> JSON | None:
-        return resolve.visible_changes(  # type: ignore[return-value]
-            info.context,
-            self.entity_type,
-            self.household_id,
-            self.recorded,
-            self.linked_households,
+    def changes(self, info: Info) -> JSON | None:
+        return JSON(
+            resolve.visible_changes(
+                info.context,
+                self.entity_type,
+                self.household_id,
+                self.recorded,
+                self.linked_households,
+            )
         )
 
     @sensitive(
@@ -70,10 +73,10 @@ class AuditEvent(Node):
         "that names a household you may not see (who moved her, and closed the household "
         "she left, could point to where she went).",
     )
-    def actor(self, info: strawberry.Info) -> User | None:
+    def actor(self, info: Info) -> Later[User | None]:
         if self.actor_id is None or self.actor_hidden:
             return None
-        return then(resolve.actor(info.context, self.actor_id), user_from_row)  # type: ignore[no-any-return]
+        return then(resolve.actor(info.context, self.actor_id), user_from_row)
 
 
 @strawberry.input(description="Narrows a household's change log; the criteria add up.")

@@ -428,6 +428,8 @@ class CostLimit(SchemaExtension):
         ):
             operation = _chosen_operation(document, ctx.operation_name)
             if operation is not None:
+                # The graphql-core schema: strawberry (0.341) has no public accessor for it
+                # (its own extensions read `_schema` too).
                 self.nodes = count_nodes(
                     ctx.schema._schema, document, operation, variables, self.max_page_size
                 )

@@ -11,9 +11,10 @@ from sqlalchemy import Row
 
 from auth.policy import Category
 from resolvers import demand as resolve
-from resolvers.loaders import now_or_later, then
+from resolvers.loaders import Later, now_or_later, then
 from schema.enums import DemandKind, DemandStatus, PlaceType, to_schema
 from schema.household import Household, household_from_row
+from schema.info import Info
 from schema.node import Node, encode_id
 from schema.orientation import Orientation, Stay, orientation_from_row, stay_from_row
 from schema.permissions import sensitive
@@ -52,26 +53,26 @@ class Demand(Node):
         return self.household_id
 
     @sensitive(Category.DEMANDS, "The members the demand concerns (a subset of the household).")
-    def concerned_persons(self, info: strawberry.Info) -> list[Person] | None:
-        return then(resolve.concerned_persons(info.context, self.row_id), persons_from_rows)  # type: ignore[no-any-return]
+    def concerned_persons(self, info: Info) -> Later[list[Person] | None]:
+        return then(resolve.concerned_persons(info.context, self.row_id), persons_from_rows)
 
     @sensitive(Category.DEMANDS, "The orientations proposed for this demand, oldest first.")
-    def orientations(self, info: strawberry.Info) -> list[Orientation] | None:
-        return then(  # type: ignore[no-any-return]
+    def orientations(self, info: Info) -> Later[list[Orientation] | None]:
+        return then(
             now_or_later(info.context.loaders.orientations_by_demand, self.row_id),
-            lambda rows: [orientation_from_row(r) for r in rows],
+            lambda rows: [x for x in map(orientation_from_row, rows) if x is not None],
         )
 
     @sensitive(Category.DEMANDS, "The stays this demand led to (a night for the 115).")
-    def stays(self, info: strawberry.Info) -> list[Stay] | None:
-        return then(  # type: ignore[no-any-return]
+    def stays(self, info: Info) -> Later[list[Stay] | None]:
+        return then(
             now_or_later(info.context.loaders.stays_by_demand, self.row_id),
-            lambda rows: [stay_from_row(r) for r in rows],
+            lambda rows: [x for x in map(stay_from_row, rows) if x is not None],
         )
 
     @strawberry.field(description="The household that carries the demand.")
-    def household(self, info: strawberry.Info) -> Household | None:
-        return then(resolve.household(info.context, self.household_id), household_from_row)  # type: ignore[no-any-return]
+    def household(self, info: Info) -> Later[Household | None]:
+        return then(resolve.household(info.context, self.household_id), household_from_row)
 
 
 def demand_from_row(row: Row[Any] | None) -> Demand | None:

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import logging
 import uuid
+from collections.abc import Iterable
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar, get_type_hints
 
 import strawberry
 from graphql import GraphQLError
@@ -23,12 +24,13 @@ from resolvers.errors import (
 )
 from resolvers.evaluation_write import EvaluationErrorCode as _EvaluationErrorCode
 from resolvers.household_write import HouseholdErrorCode as _HouseholdErrorCode
-from resolvers.household_write import Problem
-from resolvers.loaders import then
+from resolvers.loaders import Later, then
 from resolvers.note_write import NoteErrorCode as _NoteErrorCode
 from resolvers.person_write import PersonErrorCode as _PersonErrorCode
 from resolvers.situation_patch import SituationErrorCode as _SituationErrorCode
+from resolvers.writes import Problem
 from schema.enums import DemandStatus, described_enum, to_schema
+from schema.info import Info
 from schema.organisation import User, user_from_row
 
 log = logging.getLogger("siao.errors")
@@ -191,33 +193,12 @@ class EvaluationUserError(UserError):
     code: EvaluationErrorCode = strawberry.field(description="Machine-readable reason.")
 
 
-def evaluation_errors(problems: list[Problem]) -> list[EvaluationUserError]:
-    return [
-        EvaluationUserError(
-            code=to_schema(EvaluationErrorCode, p.code), message=p.message, field=p.field
-        )
-        for p in problems
-    ]
-
-
 @strawberry.type(description="Why a note mutation was refused.")
 class NoteUserError(UserError):
     code: NoteErrorCode = strawberry.field(description="Machine-readable reason.")
     current_version: int | None = strawberry.field(
         description="With STALE_VERSION: the note's version now."
     )
-
-
-def note_errors(problems: list[Problem]) -> list[NoteUserError]:
-    return [
-        NoteUserError(
-            code=to_schema(NoteErrorCode, p.code),
-            message=p.message,
-            field=p.field,
-            current_version=p.current_version,
-        )
-        for p in problems
-    ]
 
 
 @strawberry.type(description="A field of a section changed by someone else's save.")
@@ -232,12 +213,12 @@ class SituationChange:
     actor_id: strawberry.Private[uuid.UUID | None]
 
     @strawberry.field(description="Who saved it.")
-    def by(self, info: strawberry.Info) -> User | None:
+    def by(self, info: Info) -> Later[User | None]:
         from resolvers.audit import actor
 
         if self.actor_id is None:
             return None
-        return then(actor(info.context, self.actor_id), user_from_row)  # type: ignore[no-any-return]
+        return then(actor(info.context, self.actor_id), user_from_row)
 
 
 @strawberry.type(description="Why `updateHouseholdSituation` was refused.")
@@ -251,66 +232,58 @@ class SituationUserError(UserError):
     )
 
 
-def situation_errors(problems: list[Problem]) -> list[SituationUserError]:
+E = TypeVar("E", bound=UserError)
+
+
+_SHAPES: dict[type[UserError], tuple[Any, frozenset[str]]] = {}
+
+
+def _shape(error_type: type[UserError]) -> tuple[Any, frozenset[str]]:
+    """The code enum of a user error type, and the names of its fields (read once)."""
+    shape = _SHAPES.get(error_type)
+    if shape is None:
+        hints = get_type_hints(error_type)
+        shape = _SHAPES[error_type] = (hints["code"], frozenset(hints))
+    return shape
+
+
+def _changes(changes: list[Any] | None) -> list[SituationChange] | None:
+    if changes is None:
+        return None
     return [
-        SituationUserError(
-            code=to_schema(SituationErrorCode, p.code),
-            message=p.message,
-            field=p.field,
-            current_version=p.current_version,
-            changes_since=None
-            if p.changes is None
-            else [
-                SituationChange(
-                    field=c.field,
-                    before=c.before,
-                    after=c.after,
-                    at=c.at,
-                    version=c.version,
-                    actor_id=c.actor_id,
-                )
-                for c in p.changes
-            ],
+        SituationChange(
+            field=c.field,
+            before=c.before,
+            after=c.after,
+            at=c.at,
+            version=c.version,
+            actor_id=c.actor_id,
         )
-        for p in problems
+        for c in changes
     ]
 
 
-def household_errors(problems: list[Problem]) -> list[HouseholdUserError]:
-    return [
-        HouseholdUserError(
-            code=to_schema(HouseholdErrorCode, p.code),
-            message=p.message,
-            field=p.field,
-            current_version=p.current_version,
-        )
-        for p in problems
-    ]
-
-
-def person_errors(problems: list[Problem]) -> list[PersonUserError]:
-    return [
-        PersonUserError(
-            code=to_schema(PersonErrorCode, p.code),
-            message=p.message,
-            field=p.field,
-            current_version=p.current_version,
-        )
-        for p in problems
-    ]
-
-
-def demand_errors(problems: list[Problem]) -> list[DemandUserError]:
-    return [
-        DemandUserError(
-            code=to_schema(DemandErrorCode, p.code),
-            message=p.message,
-            field=p.field,
-            current_status=to_schema(DemandStatus, p.current_status) if p.current_status else None,
-            current_version=p.current_version,
-        )
-        for p in problems
-    ]
+def user_errors(error_type: type[E], problems: Iterable[Problem]) -> list[E]:
+    """A mutation's refusals as its payload's `userErrors` of `error_type`: each code by its
+    name in the type's own code enum, and whatever else the type carries of the refusal
+    (`currentVersion`, `currentStatus`, `changesSince`)."""
+    codes, fields = _shape(error_type)
+    errors = []
+    for p in problems:
+        values: dict[str, Any] = {
+            "code": to_schema(codes, p.code),
+            "message": p.message,
+            "field": p.field,
+        }
+        if "current_version" in fields:
+            values["current_version"] = p.current_version
+        if "current_status" in fields:
+            status = p.current_status
+            values["current_status"] = to_schema(DemandStatus, status) if status else None
+        if "changes_since" in fields:
+            values["changes_since"] = _changes(p.changes)
+        errors.append(error_type(**values))
+    return errors
 
 
 def is_client_error(error: GraphQLError) -> bool:

@@ -23,9 +23,10 @@ from resolvers import evaluation as resolve
 from resolvers import evaluation_write as write
 from resolvers.arguments import enum_arg
 from resolvers.household import household as load_household
-from resolvers.loaders import then
+from resolvers.loaders import Later, then
 from schema.enums import EvaluationKind, FlashCriterion, to_schema
-from schema.errors import EvaluationUserError, evaluation_errors
+from schema.errors import EvaluationUserError, user_errors
+from schema.info import Info
 from schema.node import Node, decode_uuid, encode_id
 from schema.organisation import User, user_from_row
 from schema.permissions import sensitive, writes_one_of
@@ -110,20 +111,21 @@ class Evaluation(Node):
         "fields, e.g. `health`, which answers FORBIDDEN to who may not read HEALTH). "
         "Null for a flash one.",
     )
-    def sections(self, info: strawberry.Info) -> JSON | None:
-        return resolve.readable_sections(info.context, self.household_id, self.section_texts)  # type: ignore[return-value]
+    def sections(self, info: Info) -> JSON | None:
+        readable = resolve.readable_sections(info.context, self.household_id, self.section_texts)
+        return None if readable is None else JSON(readable)
 
     @strawberry.field(description="Who recorded it.")
-    def author(self, info: strawberry.Info) -> User | None:
+    def author(self, info: Info) -> Later[User | None]:
         if self.author_id is None:
             return None
-        return then(audit.actor(info.context, self.author_id), user_from_row)  # type: ignore[no-any-return]
+        return then(audit.actor(info.context, self.author_id), user_from_row)
 
     @strawberry.field(description="The household evaluated.")
-    def household(self, info: strawberry.Info) -> HouseholdRef | None:
+    def household(self, info: Info) -> Later[HouseholdRef | None]:
         from schema.household import household_from_row
 
-        return then(load_household(info.context, self.household_id), household_from_row)  # type: ignore[no-any-return]
+        return then(load_household(info.context, self.household_id), household_from_row)
 
 
 def _criteria(row: Row[Any], category: Category) -> list[FlashCriterion] | None:
@@ -199,10 +201,10 @@ class RecordEvaluationPayload:
     evaluation_id: strawberry.Private[uuid.UUID | None]
 
     @strawberry.field(description="The new evaluation; null if refused.")
-    def evaluation(self, info: strawberry.Info) -> Evaluation | None:
+    def evaluation(self, info: Info) -> Later[Evaluation | None]:
         if self.evaluation_id is None:
             return None
-        return then(resolve.evaluation(info.context, self.evaluation_id), evaluation_from_row)  # type: ignore[no-any-return]
+        return then(resolve.evaluation(info.context, self.evaluation_id), evaluation_from_row)
 
 
 @strawberry.type
@@ -215,12 +217,12 @@ class EvaluationMutations:
     )
     async def record_evaluation(
         self,
-        info: strawberry.Info,
+        info: Info,
         input: Annotated[RecordEvaluationInput, strawberry.argument(description="The evaluation.")],
     ) -> RecordEvaluationPayload:
         evaluation_id, problems = await write.record_evaluation(
             info.context, decode_uuid(input.household_id, "Household"), input.to_new()
         )
         return RecordEvaluationPayload(
-            user_errors=evaluation_errors(problems), evaluation_id=evaluation_id
+            user_errors=user_errors(EvaluationUserError, problems), evaluation_id=evaluation_id
         )

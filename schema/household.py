@@ -16,9 +16,10 @@ from resolvers import household as resolve
 from resolvers import note as notes
 from resolvers.arguments import enum_arg
 from resolvers.audit import audit_filter
-from resolvers.loaders import then
+from resolvers.loaders import Later, then
 from resolvers.pagination import DEFAULT_PAGE
 from schema.enums import EvaluationKind, Relationship, to_schema
+from schema.info import Info
 from schema.node import After, Connection, First, Node, connection_of, encode_id
 from schema.organisation import Territory, territory_from_row
 from schema.permissions import SensitivityCategory, sensitive
@@ -75,8 +76,8 @@ class Household(Node):
         "(a section of a category you may not read, a note) does not move it. Retention and "
         "purges count every change."
     )
-    def last_activity_at(self, info: strawberry.Info) -> datetime:
-        return resolve.last_activity(  # type: ignore[no-any-return]
+    def last_activity_at(self, info: Info) -> Later[datetime]:
+        return resolve.last_activity(
             info.context, self.row_id, self.recorded_activity_at, self.created_at
         )
 
@@ -110,8 +111,8 @@ class Household(Node):
         return HouseholdSituation(household_id=self.row_id, protected=self.is_protected_value)
 
     @strawberry.field(description="The territory (département) whose SIAO handles the household.")
-    def territory(self, info: strawberry.Info) -> Territory | None:
-        return then(resolve.territory(info.context, self.territory_code), territory_from_row)  # type: ignore[no-any-return]
+    def territory(self, info: Info) -> Later[Territory | None]:
+        return then(resolve.territory(info.context, self.territory_code), territory_from_row)
 
     @sensitive(
         Category.IDENTITY_MIN,
@@ -119,31 +120,31 @@ class Household(Node):
     )
     def members(
         self,
-        info: strawberry.Info,
+        info: Info,
         at: Annotated[
             datetime | None,
             strawberry.argument(description="Instant of the composition (ISO 8601); default now."),
         ] = None,
-    ) -> list[Membership] | None:
-        return then(resolve.members(info.context, self.row_id, at), memberships_from_rows)  # type: ignore[no-any-return]
+    ) -> Later[list[Membership] | None]:
+        return then(resolve.members(info.context, self.row_id, at), memberships_from_rows)
 
     @sensitive(
         Category.IDENTITY_MIN,
         "Every membership the household ever had, past and present, oldest first.",
     )
-    def member_history(self, info: strawberry.Info) -> list[Membership] | None:
-        return then(resolve.member_history(info.context, self.row_id), memberships_from_rows)  # type: ignore[no-any-return]
+    def member_history(self, info: Info) -> Later[list[Membership] | None]:
+        return then(resolve.member_history(info.context, self.row_id), memberships_from_rows)
 
     @sensitive(Category.DEMANDS, "The household's demands, newest first.")
     def demands(
         self,
-        info: strawberry.Info,
+        info: Info,
         first: First = DEFAULT_PAGE,
         after: After = None,
-    ) -> Connection[DemandRef] | None:
+    ) -> Later[Connection[DemandRef] | None]:
         from schema.demand import demand_from_row
 
-        return then(  # type: ignore[no-any-return]
+        return then(
             resolve.demands(info.context, self.row_id, first, after),
             lambda page: connection_of(page, demand_from_row),
         )
@@ -157,17 +158,17 @@ class Household(Node):
     )
     def evaluations(
         self,
-        info: strawberry.Info,
+        info: Info,
         kind: Annotated[
             EvaluationKind | None,
             strawberry.argument(description="Only evaluations of this kind; default both."),
         ] = None,
         first: First = DEFAULT_PAGE,
         after: After = None,
-    ) -> Connection[EvaluationRef] | None:
+    ) -> Later[Connection[EvaluationRef] | None]:
         from schema.evaluation import evaluation_from_row
 
-        return then(  # type: ignore[no-any-return]
+        return then(
             evaluations.evaluations(
                 info.context, self.row_id, enum_arg(_EvaluationKind, kind), first, after
             ),
@@ -180,16 +181,14 @@ class Household(Node):
     )
     def latest_evaluation(
         self,
-        info: strawberry.Info,
+        info: Info,
         kind: Annotated[EvaluationKind, strawberry.argument(description="Flash or deep.")],
-    ) -> EvaluationRef | None:
+    ) -> Later[EvaluationRef | None]:
         from schema.evaluation import evaluation_from_row
 
         latest_kind = enum_arg(_EvaluationKind, kind)
         assert latest_kind is not None
-        return then(  # type: ignore[no-any-return]
-            evaluations.latest(info.context, self.row_id, latest_kind), evaluation_from_row
-        )
+        return then(evaluations.latest(info.context, self.row_id, latest_kind), evaluation_from_row)
 
     @sensitive(
         Category.NOTES,
@@ -198,16 +197,16 @@ class Household(Node):
     )
     def notes(
         self,
-        info: strawberry.Info,
+        info: Info,
         filter: Annotated[
             NoteFilterRef | None, strawberry.argument(description="Narrows the list.")
         ] = None,
         first: First = DEFAULT_PAGE,
         after: After = None,
-    ) -> Connection[NoteRef] | None:
+    ) -> Later[Connection[NoteRef] | None]:
         from schema.note import note_from_row
 
-        return then(  # type: ignore[no-any-return]
+        return then(
             notes.notes(info.context, self.row_id, filter, first, after),
             lambda page: connection_of(page, note_from_row),
         )
@@ -219,16 +218,16 @@ class Household(Node):
     )
     def audit_events(
         self,
-        info: strawberry.Info,
+        info: Info,
         filter: Annotated[
             AuditFilterRef | None, strawberry.argument(description="Narrows the log.")
         ] = None,
         first: First = DEFAULT_PAGE,
         after: After = None,
-    ) -> Connection[AuditEventRef] | None:
+    ) -> Later[Connection[AuditEventRef] | None]:
         from schema.audit import audit_event_from_row
 
-        return then(  # type: ignore[no-any-return]
+        return then(
             resolve.audit_events(info.context, self.row_id, audit_filter(filter), first, after),
             lambda page: connection_of(page, audit_event_from_row),
         )
@@ -240,11 +239,11 @@ class Household(Node):
     )
     def access_log(
         self,
-        info: strawberry.Info,
+        info: Info,
         first: First = DEFAULT_PAGE,
         after: After = None,
-    ) -> Connection[AccessEvent] | None:
-        return then(  # type: ignore[no-any-return]
+    ) -> Later[Connection[AccessEvent] | None]:
+        return then(
             resolve.access_log(info.context, self.row_id, first, after),
             lambda page: connection_of(page, access_event_from_row),
         )
@@ -286,16 +285,16 @@ class Membership(Node):
         "now (or the last one); otherwise, if they left this household, their identity as it "
         "was when they left (`asOf` says when), nothing written since."
     )
-    def person(self, info: strawberry.Info) -> PersonRef | None:
+    def person(self, info: Info) -> Later[PersonRef | None]:
         from schema.person import person_from_row
 
-        return then(  # type: ignore[no-any-return]
+        return then(
             resolve.member(info.context, self.person_id, self.household_id), person_from_row
         )
 
     @strawberry.field(description="The household.")
-    def household(self, info: strawberry.Info) -> Household | None:
-        return then(resolve.household(info.context, self.household_id), household_from_row)  # type: ignore[no-any-return]
+    def household(self, info: Info) -> Later[Household | None]:
+        return then(resolve.household(info.context, self.household_id), household_from_row)
 
 
 def household_from_row(row: Row[Any] | None) -> Household | None:

@@ -14,10 +14,11 @@ from resolvers import lifecycle_write as write
 from resolvers import structure_write
 from resolvers.errors import bad_input
 from resolvers.lifecycle_write import Acted
-from resolvers.loaders import now_or_later, then
+from resolvers.loaders import Later, now_or_later, then
 from schema.demand import Demand, demand_from_row
 from schema.enums import ExitReason, RefusalReason
-from schema.errors import DemandUserError, demand_errors
+from schema.errors import DemandUserError, user_errors
+from schema.info import Info
 from schema.node import decode_uuid
 from schema.orientation import Orientation, Stay, orientation_from_row, stay_from_row
 from schema.permissions import performs
@@ -39,34 +40,32 @@ class DemandLifecyclePayload:
     stay_id: strawberry.Private[uuid.UUID | None]
 
     @strawberry.field(description="The demand, in its new status.")
-    def demand(self, info: strawberry.Info) -> Demand | None:
+    def demand(self, info: Info) -> Later[Demand | None]:
         if self.demand_id is None:
             return None
-        return then(  # type: ignore[no-any-return]
+        return then(
             now_or_later(info.context.loaders.demand_by_id, self.demand_id), demand_from_row
         )
 
     @strawberry.field(description="The orientation created or decided, if any.")
-    def orientation(self, info: strawberry.Info) -> Orientation | None:
+    def orientation(self, info: Info) -> Later[Orientation | None]:
         if self.orientation_id is None:
             return None
-        return then(  # type: ignore[no-any-return]
+        return then(
             now_or_later(info.context.loaders.orientation_by_id, self.orientation_id),
             orientation_from_row,
         )
 
     @strawberry.field(description="The stay opened or closed, if any.")
-    def stay(self, info: strawberry.Info) -> Stay | None:
+    def stay(self, info: Info) -> Later[Stay | None]:
         if self.stay_id is None:
             return None
-        return then(  # type: ignore[no-any-return]
-            now_or_later(info.context.loaders.stay_by_id, self.stay_id), stay_from_row
-        )
+        return then(now_or_later(info.context.loaders.stay_by_id, self.stay_id), stay_from_row)
 
 
 def payload(acted: Acted) -> DemandLifecyclePayload:
     return DemandLifecyclePayload(
-        user_errors=demand_errors(acted.problems or []),
+        user_errors=user_errors(DemandUserError, acted.problems or []),
         demand_id=None if acted.problems else acted.demand_id,
         orientation_id=acted.orientation_id,
         stay_id=acted.stay_id,
@@ -135,15 +134,15 @@ class DeclareVacanciesPayload:
     place_id: strawberry.Private[uuid.UUID | None]
 
     @strawberry.field(description="The places, with the new count.")
-    def place(self, info: strawberry.Info) -> Place | None:
+    def place(self, info: Info) -> Later[Place | None]:
         if self.place_id is None:
             return None
-        return then(  # type: ignore[no-any-return]
-            now_or_later(info.context.loaders.place_by_id, self.place_id), place_from_row
-        )
+        return then(now_or_later(info.context.loaders.place_by_id, self.place_id), place_from_row)
 
 
-async def _simple(info: strawberry.Info, action: DemandAction, data: DemandActionInput) -> Any:
+async def _simple(
+    info: Info, action: DemandAction, data: DemandActionInput
+) -> DemandLifecyclePayload:
     acted = await write.act(
         info.context,
         action,
@@ -159,12 +158,12 @@ Input = Annotated[DemandActionInput, strawberry.argument(description="The demand
 @strawberry.type
 class LifecycleMutations:
     @performs(DemandAction.SUBMIT, "Send a draft (or refused) demand to the SIAO.")
-    async def submit_demand(self, info: strawberry.Info, input: Input) -> DemandLifecyclePayload:
-        return await _simple(info, DemandAction.SUBMIT, input)  # type: ignore[no-any-return]
+    async def submit_demand(self, info: Info, input: Input) -> DemandLifecyclePayload:
+        return await _simple(info, DemandAction.SUBMIT, input)
 
     @performs(DemandAction.REVIEW, "Start evaluating a submitted demand.")
-    async def review_demand(self, info: strawberry.Info, input: Input) -> DemandLifecyclePayload:
-        return await _simple(info, DemandAction.REVIEW, input)  # type: ignore[no-any-return]
+    async def review_demand(self, info: Info, input: Input) -> DemandLifecyclePayload:
+        return await _simple(info, DemandAction.REVIEW, input)
 
     @performs(
         DemandAction.ORIENT,
@@ -173,7 +172,7 @@ class LifecycleMutations:
     )
     async def propose_orientation(
         self,
-        info: strawberry.Info,
+        info: Info,
         input: Annotated[ProposeOrientationInput, strawberry.argument(description="The proposal.")],
     ) -> DemandLifecyclePayload:
         ctx = info.context
@@ -195,7 +194,7 @@ class LifecycleMutations:
     )
     async def decide_orientation(
         self,
-        info: strawberry.Info,
+        info: Info,
         input: Annotated[DecideOrientationInput, strawberry.argument(description="The decision.")],
     ) -> DemandLifecyclePayload:
         ctx = info.context
@@ -215,7 +214,7 @@ class LifecycleMutations:
     )
     async def admit(
         self,
-        info: strawberry.Info,
+        info: Info,
         input: Annotated[AdmitInput, strawberry.argument(description="The admission.")],
     ) -> DemandLifecyclePayload:
         ctx = info.context
@@ -233,7 +232,7 @@ class LifecycleMutations:
     )
     async def record_exit(
         self,
-        info: strawberry.Info,
+        info: Info,
         input: Annotated[RecordExitInput, strawberry.argument(description="The exit.")],
     ) -> DemandLifecyclePayload:
         ctx = info.context
@@ -244,14 +243,14 @@ class LifecycleMutations:
         return payload(acted)
 
     @performs(DemandAction.CLOSE, "Close a demand that is answered or no longer needed.")
-    async def close_demand(self, info: strawberry.Info, input: Input) -> DemandLifecyclePayload:
-        return await _simple(info, DemandAction.CLOSE, input)  # type: ignore[no-any-return]
+    async def close_demand(self, info: Info, input: Input) -> DemandLifecyclePayload:
+        return await _simple(info, DemandAction.CLOSE, input)
 
     @performs(
         DemandAction.CANCEL,
         "Withdraw a demand before a stay; a pending orientation is cancelled and its place freed.",
     )
-    async def cancel_demand(self, info: strawberry.Info, input: Input) -> DemandLifecyclePayload:
+    async def cancel_demand(self, info: Info, input: Input) -> DemandLifecyclePayload:
         ctx = info.context
         acted = await write.act(
             ctx,
@@ -269,7 +268,7 @@ class LifecycleMutations:
     )
     async def place_for_night(
         self,
-        info: strawberry.Info,
+        info: Info,
         input: Annotated[PlaceForNightInput, strawberry.argument(description="Where.")],
     ) -> DemandLifecyclePayload:
         ctx = info.context
@@ -284,8 +283,8 @@ class LifecycleMutations:
         "Emergency: record that no place could be found tonight (the first indicator the "
         "State asks for).",
     )
-    async def record_unmet(self, info: strawberry.Info, input: Input) -> DemandLifecyclePayload:
-        return await _simple(info, DemandAction.UNMET, input)  # type: ignore[no-any-return]
+    async def record_unmet(self, info: Info, input: Input) -> DemandLifecyclePayload:
+        return await _simple(info, DemandAction.UNMET, input)
 
     @strawberry.mutation(
         description="Declare how many places of one type are free in your structure. For "
@@ -293,7 +292,7 @@ class LifecycleMutations:
     )
     async def declare_vacancies(
         self,
-        info: strawberry.Info,
+        info: Info,
         input: Annotated[DeclareVacanciesInput, strawberry.argument(description="The count.")],
     ) -> DeclareVacanciesPayload:
         place_id, problems = await structure_write.declare_vacancies(
@@ -302,4 +301,6 @@ class LifecycleMutations:
             input.vacancies,
             input.expected_version,
         )
-        return DeclareVacanciesPayload(user_errors=demand_errors(problems), place_id=place_id)
+        return DeclareVacanciesPayload(
+            user_errors=user_errors(DemandUserError, problems), place_id=place_id
+        )

@@ -10,11 +10,11 @@ import strawberry
 from auth.policy import Category
 from resolvers import merge as write
 from resolvers import unmerge
-from resolvers.household_write import Problem
-from resolvers.loaders import now_or_later, then
+from resolvers.loaders import Later, now_or_later, then
 from resolvers.merge_checks import MergeErrorCode as _MergeErrorCode
-from schema.enums import described_enum, to_schema
-from schema.errors import UserError
+from schema.enums import described_enum
+from schema.errors import UserError, user_errors
+from schema.info import Info
 from schema.node import decode_uuid, encode_id
 from schema.permissions import writes
 from schema.person import Person, person_from_row
@@ -45,13 +45,6 @@ class MergeUserError(UserError):
     code: MergeErrorCode = strawberry.field(description="Machine-readable reason.")
 
 
-def merge_errors(problems: list[Problem]) -> list[MergeUserError]:
-    return [
-        MergeUserError(code=to_schema(MergeErrorCode, p.code), message=p.message, field=p.field)
-        for p in problems
-    ]
-
-
 @strawberry.type(description="Result of `mergePersons` or `unmergePersons`.")
 class MergePayload:
     user_errors: list[MergeUserError] = strawberry.field(
@@ -63,10 +56,10 @@ class MergePayload:
     person_id: strawberry.Private[uuid.UUID | None]
 
     @strawberry.field(description="The surviving record (merge) or the restored record (unmerge).")
-    def person(self, info: strawberry.Info) -> Person | None:
+    def person(self, info: Info) -> Later[Person | None]:
         if self.person_id is None:
             return None
-        return then(  # type: ignore[no-any-return]
+        return then(
             now_or_later(info.context.loaders.person_by_id, self.person_id), person_from_row
         )
 
@@ -112,7 +105,7 @@ class MergeMutations:
     )
     async def merge_persons(
         self,
-        info: strawberry.Info,
+        info: Info,
         input: Annotated[MergePersonsInput, strawberry.argument(description="The records.")],
     ) -> MergePayload:
         keep = decode_uuid(input.keep_id, "Person")
@@ -123,7 +116,7 @@ class MergeMutations:
             drop_overlapping=input.drop_overlapping_memberships,
         )
         return MergePayload(
-            user_errors=merge_errors(problems),
+            user_errors=user_errors(MergeUserError, problems),
             merge_id=encode_id("PersonMerge", merge_id) if merge_id else None,
             person_id=keep if merge_id else None,
         )
@@ -137,10 +130,12 @@ class MergeMutations:
     )
     async def unmerge_persons(
         self,
-        info: strawberry.Info,
+        info: Info,
         input: Annotated[UnmergePersonsInput, strawberry.argument(description="The merge.")],
     ) -> MergePayload:
         restored, problems = await unmerge.unmerge_persons(
             info.context, decode_uuid(input.merge_id, "PersonMerge")
         )
-        return MergePayload(user_errors=merge_errors(problems), merge_id=None, person_id=restored)
+        return MergePayload(
+            user_errors=user_errors(MergeUserError, problems), merge_id=None, person_id=restored
+        )

@@ -16,19 +16,13 @@ from models import Sex as _Sex
 from resolvers import demand_write, household_write, member_write, person_write
 from resolvers.demand import demand as load_demand
 from resolvers.household import household as load_household
-from resolvers.loaders import then
+from resolvers.loaders import Later, then
 from resolvers.person import person as load_person
 from schema.demand import Demand, demand_from_row
 from schema.enums import DemandKind, PlaceType, Relationship, Sex
-from schema.errors import (
-    DemandUserError,
-    HouseholdUserError,
-    PersonUserError,
-    demand_errors,
-    household_errors,
-    person_errors,
-)
+from schema.errors import DemandUserError, HouseholdUserError, PersonUserError, user_errors
 from schema.household import Household, household_from_row
+from schema.info import Info
 from schema.node import decode_uuid
 from schema.permissions import writes
 from schema.person import Person, person_from_row
@@ -65,7 +59,7 @@ def _value(member: Any) -> str:
     return str(getattr(value, "value", value))
 
 
-def _household(info: strawberry.Info, household_id: uuid.UUID | None) -> Any:
+def _household(info: Info, household_id: uuid.UUID | None) -> Later[Household | None]:
     if household_id is None:
         return None
     return then(load_household(info.context, household_id), household_from_row)
@@ -88,12 +82,12 @@ class CreateHouseholdPayload:
     person_ids: strawberry.Private[list[uuid.UUID]]
 
     @strawberry.field(description="Likely duplicates of the persons created (non-blocking).")
-    def warnings(self, info: strawberry.Info) -> list[DuplicateWarning]:
-        return duplicate_warnings(info, self.person_ids)  # type: ignore[no-any-return]
+    def warnings(self, info: Info) -> Later[list[DuplicateWarning]]:
+        return duplicate_warnings(info, self.person_ids)
 
     @strawberry.field(description="The new household; null if refused.")
-    def household(self, info: strawberry.Info) -> Household | None:
-        return _household(info, self.household_id)  # type: ignore[no-any-return]
+    def household(self, info: Info) -> Later[Household | None]:
+        return _household(info, self.household_id)
 
 
 @strawberry.input(description="A member to add to a household: a new person.")
@@ -123,19 +117,19 @@ class AddHouseholdMemberPayload:
     person_id: strawberry.Private[uuid.UUID | None]
 
     @strawberry.field(description="Likely duplicates of the person added (non-blocking).")
-    def warnings(self, info: strawberry.Info) -> list[DuplicateWarning]:
+    def warnings(self, info: Info) -> Later[list[DuplicateWarning]]:
         ids = [self.person_id] if self.person_id else []
-        return duplicate_warnings(info, ids)  # type: ignore[no-any-return]
+        return duplicate_warnings(info, ids)
 
     @strawberry.field(description="The household, with its new version.")
-    def household(self, info: strawberry.Info) -> Household | None:
-        return _household(info, self.household_id)  # type: ignore[no-any-return]
+    def household(self, info: Info) -> Later[Household | None]:
+        return _household(info, self.household_id)
 
     @strawberry.field(description="The new member.")
-    def person(self, info: strawberry.Info) -> Person | None:
+    def person(self, info: Info) -> Later[Person | None]:
         if self.person_id is None:
             return None
-        return then(load_person(info.context, self.person_id), person_from_row)  # type: ignore[no-any-return]
+        return then(load_person(info.context, self.person_id), person_from_row)
 
 
 @strawberry.input(description="Move a person to another household (existing or new).")
@@ -164,14 +158,14 @@ class MoveHouseholdMemberPayload:
     person_id: strawberry.Private[uuid.UUID | None]
 
     @strawberry.field(description="The destination household.")
-    def household(self, info: strawberry.Info) -> Household | None:
-        return _household(info, self.household_id)  # type: ignore[no-any-return]
+    def household(self, info: Info) -> Later[Household | None]:
+        return _household(info, self.household_id)
 
     @strawberry.field(description="The person who moved.")
-    def person(self, info: strawberry.Info) -> Person | None:
+    def person(self, info: Info) -> Later[Person | None]:
         if self.person_id is None:
             return None
-        return then(load_person(info.context, self.person_id), person_from_row)  # type: ignore[no-any-return]
+        return then(load_person(info.context, self.person_id), person_from_row)
 
 
 @strawberry.input(description="Edit a person; omitted fields are left as they are.")
@@ -211,10 +205,10 @@ class UpdatePersonPayload:
     person_id: strawberry.Private[uuid.UUID | None]
 
     @strawberry.field(description="The person, with its new version.")
-    def person(self, info: strawberry.Info) -> Person | None:
+    def person(self, info: Info) -> Later[Person | None]:
         if self.person_id is None:
             return None
-        return then(load_person(info.context, self.person_id), person_from_row)  # type: ignore[no-any-return]
+        return then(load_person(info.context, self.person_id), person_from_row)
 
 
 @strawberry.input(description="A new demand for a household.")
@@ -262,10 +256,10 @@ class CreateDemandPayload:
     demand_id: strawberry.Private[uuid.UUID | None]
 
     @strawberry.field(description="The new demand; null if refused.")
-    def demand(self, info: strawberry.Info) -> Demand | None:
+    def demand(self, info: Info) -> Later[Demand | None]:
         if self.demand_id is None:
             return None
-        return then(load_demand(info.context, self.demand_id), demand_from_row)  # type: ignore[no-any-return]
+        return then(load_demand(info.context, self.demand_id), demand_from_row)
 
 
 @strawberry.type
@@ -277,14 +271,14 @@ class HouseholdMutations:
     )
     async def create_household(
         self,
-        info: strawberry.Info,
+        info: Info,
         input: Annotated[CreateHouseholdInput, strawberry.argument(description="What to create.")],
     ) -> CreateHouseholdPayload:
         outcome = await household_write.create_household(
             info.context, input.territory, [m.to_new_person() for m in input.members]
         )
         return CreateHouseholdPayload(
-            user_errors=household_errors(outcome.problems),
+            user_errors=user_errors(HouseholdUserError, outcome.problems),
             household_id=outcome.household_id,
             person_ids=outcome.person_ids,
         )
@@ -292,7 +286,7 @@ class HouseholdMutations:
     @writes(Category.IDENTITY_MIN, "Add a new person to a household.")
     async def add_household_member(
         self,
-        info: strawberry.Info,
+        info: Info,
         input: Annotated[AddHouseholdMemberInput, strawberry.argument(description="What to add.")],
     ) -> AddHouseholdMemberPayload:
         outcome = await member_write.add_household_member(
@@ -303,7 +297,7 @@ class HouseholdMutations:
             decode_uuid(input.person_id, "Person") if input.person_id else None,
         )
         return AddHouseholdMemberPayload(
-            user_errors=household_errors(outcome.problems),
+            user_errors=user_errors(HouseholdUserError, outcome.problems),
             household_id=outcome.household_id,
             person_id=outcome.person_ids[0] if outcome.person_ids else None,
         )
@@ -315,7 +309,7 @@ class HouseholdMutations:
     )
     async def move_household_member(
         self,
-        info: strawberry.Info,
+        info: Info,
         input: Annotated[MoveHouseholdMemberInput, strawberry.argument(description="The move.")],
     ) -> MoveHouseholdMemberPayload:
         outcome = await member_write.move_household_member(
@@ -326,7 +320,7 @@ class HouseholdMutations:
             input.expected_version,
         )
         return MoveHouseholdMemberPayload(
-            user_errors=household_errors(outcome.problems),
+            user_errors=user_errors(HouseholdUserError, outcome.problems),
             household_id=outcome.household_id,
             person_id=outcome.person_ids[0] if outcome.person_ids else None,
         )
@@ -334,7 +328,7 @@ class HouseholdMutations:
     @writes(Category.IDENTITY_MIN, "Edit a person's identity fields.")
     async def update_person(
         self,
-        info: strawberry.Info,
+        info: Info,
         input: Annotated[UpdatePersonInput, strawberry.argument(description="The edit.")],
     ) -> UpdatePersonPayload:
         outcome = await person_write.update_person(
@@ -344,14 +338,14 @@ class HouseholdMutations:
             input.to_patch(),
         )
         return UpdatePersonPayload(
-            user_errors=person_errors(outcome.problems),
+            user_errors=user_errors(PersonUserError, outcome.problems),
             person_id=outcome.person_ids[0] if outcome.person_ids else None,
         )
 
     @writes(Category.DEMANDS, "Create a demand for a household (one of the two vital functions).")
     async def create_demand(
         self,
-        info: strawberry.Info,
+        info: Info,
         input: Annotated[CreateDemandInput, strawberry.argument(description="The demand.")],
     ) -> CreateDemandPayload:
         concerned = (
@@ -367,4 +361,6 @@ class HouseholdMutations:
             input.draft,
             input.details(),
         )
-        return CreateDemandPayload(user_errors=demand_errors(problems), demand_id=demand_id)
+        return CreateDemandPayload(
+            user_errors=user_errors(DemandUserError, problems), demand_id=demand_id
+        )

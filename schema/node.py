@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import base64
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from typing import Annotated, Any, Generic, TypeVar
 
 import strawberry
 
+from resolvers.loaders import Later
 from resolvers.node import NODE_TYPES, decode_id, decode_uuid
 from resolvers.pagination import ResolvedPage
 
@@ -56,11 +57,11 @@ class Edge(Generic[T]):
 class Connection(Generic[T]):
     edges: list[Edge[T]] = strawberry.field(description="The items of this page, in order.")
     page_info: PageInfo = strawberry.field(description="Where this page stands.")
-    _count: strawberry.Private[Callable[[], int | Awaitable[int]]]
+    _count: strawberry.Private[Callable[[], Later[int]]]
 
     @strawberry.field(description="Number of items in the whole list (not only this page).")
-    def total_count(self) -> int:
-        return self._count()  # type: ignore[return-value]  # may be an awaitable
+    def total_count(self) -> Later[int]:
+        return self._count()
 
 
 def connection_of(page: ResolvedPage, convert: Callable[[Any], Any]) -> Connection[Any]:

@@ -14,8 +14,9 @@ from resolvers import audit
 from resolvers import note as resolve
 from resolvers import note_write as write
 from resolvers.household import household as load_household
-from resolvers.loaders import then
-from schema.errors import NoteUserError, note_errors
+from resolvers.loaders import Later, then
+from schema.errors import NoteUserError, user_errors
+from schema.info import Info
 from schema.node import Node, decode_uuid, encode_id
 from schema.organisation import User, user_from_row
 from schema.permissions import sensitive, writes
@@ -55,24 +56,24 @@ class Note(Node):
     @strawberry.field(
         description="Whether it is pinned now (until a date to come): pinned notes come first."
     )
-    def is_pinned(self, info: strawberry.Info) -> bool:
+    def is_pinned(self, info: Info) -> bool:
         return resolve.is_pinned(info.context, self.pinned_until)
 
     @sensitive(Category.NOTES, "The members the note is about (possibly none).")
-    def concerned_persons(self, info: strawberry.Info) -> list[Person] | None:
-        return then(resolve.concerned_persons(info.context, self.row_id), persons_from_rows)  # type: ignore[no-any-return]
+    def concerned_persons(self, info: Info) -> Later[list[Person] | None]:
+        return then(resolve.concerned_persons(info.context, self.row_id), persons_from_rows)
 
     @strawberry.field(description="Who wrote it.")
-    def author(self, info: strawberry.Info) -> User | None:
+    def author(self, info: Info) -> Later[User | None]:
         if self.author_id is None:
             return None
-        return then(audit.actor(info.context, self.author_id), user_from_row)  # type: ignore[no-any-return]
+        return then(audit.actor(info.context, self.author_id), user_from_row)
 
     @strawberry.field(description="The household it is about.")
-    def household(self, info: strawberry.Info) -> HouseholdRef | None:
+    def household(self, info: Info) -> Later[HouseholdRef | None]:
         from schema.household import household_from_row
 
-        return then(load_household(info.context, self.household_id), household_from_row)  # type: ignore[no-any-return]
+        return then(load_household(info.context, self.household_id), household_from_row)
 
 
 def note_from_row(row: Row[Any] | None) -> Note | None:
@@ -160,10 +161,10 @@ class NotePayload:
     note_id: strawberry.Private[uuid.UUID | None]
 
     @strawberry.field(description="The note as it is now; null if refused.")
-    def note(self, info: strawberry.Info) -> Note | None:
+    def note(self, info: Info) -> Later[Note | None]:
         if self.note_id is None:
             return None
-        return then(resolve.note(info.context, self.note_id), note_from_row)  # type: ignore[no-any-return]
+        return then(resolve.note(info.context, self.note_id), note_from_row)
 
 
 @strawberry.type(description="Result of `deleteNote`.")
@@ -179,7 +180,8 @@ class DeleteNotePayload:
 def _payload(written: write.Written) -> NotePayload:
     problems = written.problems or []
     return NotePayload(
-        user_errors=note_errors(problems), note_id=None if problems else written.note_id
+        user_errors=user_errors(NoteUserError, problems),
+        note_id=None if problems else written.note_id,
     )
 
 
@@ -192,7 +194,7 @@ class NoteMutations:
     @writes(Category.NOTES, "Write a note about a household.")
     async def create_note(
         self,
-        info: strawberry.Info,
+        info: Info,
         input: Annotated[CreateNoteInput, strawberry.argument(description="The note.")],
     ) -> NotePayload:
         return _payload(
@@ -208,7 +210,7 @@ class NoteMutations:
     @writes(Category.NOTES, "Edit one of your notes (NOT_AUTHOR for someone else's).")
     async def update_note(
         self,
-        info: strawberry.Info,
+        info: Info,
         input: Annotated[UpdateNoteInput, strawberry.argument(description="The edit.")],
     ) -> NotePayload:
         return _payload(
@@ -227,7 +229,7 @@ class NoteMutations:
     )
     async def delete_note(
         self,
-        info: strawberry.Info,
+        info: Info,
         input: Annotated[DeleteNoteInput, strawberry.argument(description="Which note.")],
     ) -> DeleteNotePayload:
         written = await write.delete_note(
@@ -235,14 +237,14 @@ class NoteMutations:
         )
         problems = written.problems or []
         return DeleteNotePayload(
-            user_errors=note_errors(problems),
+            user_errors=user_errors(NoteUserError, problems),
             deleted_note_id=None if problems else input.note_id,
         )
 
     @writes(Category.NOTES, "Pin a note until a date: it comes first in the list until then.")
     async def pin_note(
         self,
-        info: strawberry.Info,
+        info: Info,
         input: Annotated[PinNoteInput, strawberry.argument(description="The pin.")],
     ) -> NotePayload:
         return _payload(
@@ -252,7 +254,7 @@ class NoteMutations:
     @writes(Category.NOTES, "Unpin a note now (nothing happens if it is not pinned).")
     async def unpin_note(
         self,
-        info: strawberry.Info,
+        info: Info,
         input: Annotated[UnpinNoteInput, strawberry.argument(description="Which note.")],
     ) -> NotePayload:
         return _payload(

@@ -8,8 +8,9 @@ import strawberry
 from sqlalchemy import Row
 
 from resolvers import organisation as resolve
-from resolvers.loaders import then
+from resolvers.loaders import Later, then
 from schema.enums import OrganisationKind, Role, to_schema
+from schema.info import Info
 from schema.node import Node, encode_id
 
 
@@ -26,8 +27,8 @@ class Organisation(Node):
     territory_code: strawberry.Private[str]
 
     @strawberry.field(description="The territory the organisation works in.")
-    def territory(self, info: strawberry.Info) -> Territory | None:
-        return then(resolve.territory(info.context, self.territory_code), territory_from_row)  # type: ignore[no-any-return]
+    def territory(self, info: Info) -> Later[Territory | None]:
+        return then(resolve.territory(info.context, self.territory_code), territory_from_row)
 
 
 @strawberry.type(description="A professional, a beneficiary or a partner system using the service.")
@@ -37,12 +38,10 @@ class User(Node):
     organisation_id: strawberry.Private[Any]
 
     @strawberry.field(description="The organisation the user works for, if any.")
-    def organisation(self, info: strawberry.Info) -> Organisation | None:
+    def organisation(self, info: Info) -> Later[Organisation | None]:
         if self.organisation_id is None:
             return None
-        return then(  # type: ignore[no-any-return]
-            resolve.organisation(info.context, self.organisation_id), organisation_from_row
-        )
+        return then(resolve.organisation(info.context, self.organisation_id), organisation_from_row)
 
 
 @strawberry.type(description="The viewer: who the bearer token identifies.")

@@ -10,8 +10,9 @@ import strawberry
 from sqlalchemy import Row
 
 from auth.policy import Category
-from resolvers.loaders import now_or_later, then
+from resolvers.loaders import Later, now_or_later, then
 from schema.enums import ExitReason, OrientationStatus, RefusalReason, to_schema
+from schema.info import Info
 from schema.node import Node, encode_id
 from schema.permissions import sensitive
 from schema.structure import Place, place_from_row
@@ -41,16 +42,14 @@ class Orientation(Node):
         return self.household_id
 
     @strawberry.field(description="The places the household is proposed to.")
-    def place(self, info: strawberry.Info) -> Place | None:
-        return then(  # type: ignore[no-any-return]
-            now_or_later(info.context.loaders.place_by_id, self.place_id), place_from_row
-        )
+    def place(self, info: Info) -> Later[Place | None]:
+        return then(now_or_later(info.context.loaders.place_by_id, self.place_id), place_from_row)
 
     @strawberry.field(description="The demand it answers.")
-    def demand(self, info: strawberry.Info) -> DemandRef | None:
+    def demand(self, info: Info) -> Later[DemandRef | None]:
         from schema.demand import demand_from_row
 
-        return then(  # type: ignore[no-any-return]
+        return then(
             now_or_later(info.context.loaders.demand_by_id, self.demand_id), demand_from_row
         )
 
@@ -64,10 +63,8 @@ class Stay(Node):
     household_id: strawberry.Private[uuid.UUID]
 
     @strawberry.field(description="Where the household is hosted.")
-    def place(self, info: strawberry.Info) -> Place | None:
-        return then(  # type: ignore[no-any-return]
-            now_or_later(info.context.loaders.place_by_id, self.place_id), place_from_row
-        )
+    def place(self, info: Info) -> Later[Place | None]:
+        return then(now_or_later(info.context.loaders.place_by_id, self.place_id), place_from_row)
 
 
 def orientation_from_row(row: Row[Any] | None) -> Orientation | None:

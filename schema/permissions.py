@@ -34,6 +34,7 @@ from auth.policy import (
 )
 from resolvers.errors import CodedError, ErrorCode
 from schema.enums import described_enum, to_schema
+from schema.info import Info
 
 if TYPE_CHECKING:
     SensitivityCategory = Category
@@ -112,6 +113,18 @@ class _Forbidding(BasePermission):
         raise CodedError(ErrorCode.FORBIDDEN, self.message or "Forbidden.")
 
 
+class _Declared(_Forbidding):
+    """A permission that the SDL shows as a directive on its field (`use_directives=True`):
+    `directive` is its instance, given to strawberry through the public
+    `schema_directive` property."""
+
+    directive: object
+
+    @property
+    def schema_directive(self) -> object:
+        return self.directive
+
+
 @strawberry.schema_directive(
     locations=[Location.FIELD_DEFINITION],
     name="performs",
@@ -122,15 +135,14 @@ class PerformsDirective:
     action: LifecycleAction = strawberry.field(description="The lifecycle action.")
 
 
-class Performs(_Forbidding):
+class Performs(_Declared):
     message = "You may not do this to a demand."
 
     def __init__(self, action: DemandAction) -> None:
         self.action = action
-        directive = PerformsDirective(action=to_schema(LifecycleAction, action))
-        self._schema_directive = directive  # type: ignore[misc]
+        self.directive = PerformsDirective(action=to_schema(LifecycleAction, action))
 
-    def has_permission(self, source: Any, info: strawberry.Info, **kwargs: Any) -> bool:
+    def has_permission(self, source: Any, info: Info, **kwargs: Any) -> bool:
         viewer = info.context.viewer
         return viewer is not None and viewer.may_act(self.action)
 
@@ -145,16 +157,14 @@ def performs(action: DemandAction, description: str) -> Callable[[Any], Any]:
     return mutation
 
 
-class Sensitive(_Forbidding):
+class Sensitive(_Declared):
     message = "You may not read this field."
 
     def __init__(self, category: Category) -> None:
         self.category = category
-        self._schema_directive = SensitiveDirective(  # type: ignore[misc]
-            category=to_schema(SensitivityCategory, category)
-        )
+        self.directive = SensitiveDirective(category=to_schema(SensitivityCategory, category))
 
-    def has_permission(self, source: Any, info: strawberry.Info, **kwargs: Any) -> bool:
+    def has_permission(self, source: Any, info: Info, **kwargs: Any) -> bool:
         ctx = info.context
         viewer = ctx.viewer
         if viewer is None or not viewer.may(self.category, Access.READ):
@@ -164,15 +174,14 @@ class Sensitive(_Forbidding):
         return True
 
 
-class Writes(_Forbidding):
+class Writes(_Declared):
     message = "You may not change this data."
 
     def __init__(self, category: Category) -> None:
         self.category = category
-        directive = WritesDirective(category=to_schema(SensitivityCategory, category))
-        self._schema_directive = directive  # type: ignore[misc]
+        self.directive = WritesDirective(category=to_schema(SensitivityCategory, category))
 
-    def has_permission(self, source: Any, info: strawberry.Info, **kwargs: Any) -> bool:
+    def has_permission(self, source: Any, info: Info, **kwargs: Any) -> bool:
         viewer = info.context.viewer
         return viewer is not None and viewer.may(self.category, Access.WRITE)
 
@@ -210,7 +219,7 @@ class WritesAny(_Forbidding):
     def __init__(self, categories: tuple[Category, ...]) -> None:
         self.categories = categories
 
-    def has_permission(self, source: Any, info: strawberry.Info, **kwargs: Any) -> bool:
+    def has_permission(self, source: Any, info: Info, **kwargs: Any) -> bool:
         viewer = info.context.viewer
         return viewer is not None and any(viewer.may(c, Access.WRITE) for c in self.categories)
 
@@ -247,7 +256,7 @@ class RowSensitive(_Forbidding):
 
     message = "You may not read this field."
 
-    def has_permission(self, source: Any, info: strawberry.Info, **kwargs: Any) -> bool:
+    def has_permission(self, source: Any, info: Info, **kwargs: Any) -> bool:
         ctx = info.context
         viewer = ctx.viewer
         category: Category = source.category_value

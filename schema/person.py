@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from datetime import date, datetime
 from typing import Any
 
@@ -11,9 +12,11 @@ from sqlalchemy import Row
 
 from auth.policy import Category
 from resolvers import person as resolve
-from resolvers.loaders import now_or_later, then
+from resolvers.household_loaders import SeenPerson
+from resolvers.loaders import Later, now_or_later, then
 from schema.enums import Sex, to_schema
 from schema.household import Household, Membership, household_from_row, memberships_from_rows
+from schema.info import Info
 from schema.node import Node, encode_id
 from schema.permissions import sensitive
 from schema.search import PersonSearchResult, result_from_row
@@ -50,20 +53,20 @@ class Person(Node):
         Category.IDENTITY_MIN,
         "The household the person belongs to now; null if you do not follow it.",
     )
-    def current_household(self, info: strawberry.Info) -> Household | None:
+    def current_household(self, info: Info) -> Later[Household | None]:
         if self.as_of is not None:
             return None
-        return then(resolve.current_household(info.context, self.row_id), household_from_row)  # type: ignore[no-any-return]
+        return then(resolve.current_household(info.context, self.row_id), household_from_row)
 
     @sensitive(
         Category.IDENTITY_MIN,
         "Persons of your territory who may be the same person (same birth date, same or "
         "close names), shown as the search view shows them. Empty without a birth date.",
     )
-    def duplicate_candidates(self, info: strawberry.Info) -> list[PersonSearchResult] | None:
+    def duplicate_candidates(self, info: Info) -> Later[list[PersonSearchResult] | None]:
         if self.as_of is not None:
             return []
-        return then(  # type: ignore[no-any-return]
+        return then(
             now_or_later(info.context.loaders.duplicates_by_person, self.row_id),
             _search_results,
         )
@@ -72,15 +75,16 @@ class Person(Node):
         Category.IDENTITY_MIN,
         "Every household the person has belonged to that you may see, oldest first.",
     )
-    def memberships(self, info: strawberry.Info) -> list[Membership] | None:
-        return then(resolve.memberships(info.context, self.row_id), memberships_from_rows)  # type: ignore[no-any-return]
+    def memberships(self, info: Info) -> Later[list[Membership] | None]:
+        return then(resolve.memberships(info.context, self.row_id), memberships_from_rows)
 
 
 def _search_results(rows: list[Row[Any]]) -> list[PersonSearchResult]:
     return [result_from_row(r) for r in rows]
 
 
-def person_from_row(row: Row[Any] | None) -> Person | None:
+def person_from_row(row: Row[Any] | SeenPerson | None) -> Person | None:
+    """A person's row, or the person as the viewer sees her through a household."""
     if row is None:
         return None
     return Person(
@@ -100,5 +104,5 @@ def person_from_row(row: Row[Any] | None) -> Person | None:
     )
 
 
-def persons_from_rows(rows: list[Row[Any]]) -> list[Person]:
+def persons_from_rows(rows: Sequence[Row[Any] | SeenPerson]) -> list[Person]:
     return [p for p in (person_from_row(r) for r in rows) if p is not None]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from datetime import datetime
 from typing import Annotated, Any
 
@@ -28,6 +29,7 @@ from schema.demand import Demand, demand_from_row
 from schema.enums import DemandKind, DemandStatus, PlaceType, QueueOrder
 from schema.evaluation import evaluation_from_row
 from schema.household import Household, household_from_row, membership_from_row
+from schema.info import Info
 from schema.node import After, Connection, First, Node, connection_of, decode_id, decode_uuid
 from schema.note import note_from_row
 from schema.organisation import (
@@ -42,7 +44,7 @@ from schema.person import person_from_row
 from schema.search import SearchQuery
 from schema.structure import Structure, place_from_row, structure_from_row
 
-_CONVERT: dict[str, Any] = {
+_CONVERT: dict[str, Callable[[Any], Node | None]] = {
     "Household": household_from_row,
     "Person": person_from_row,
     "Demand": demand_from_row,
@@ -68,7 +70,7 @@ def _enum_value(member: Any) -> str:
     return str(getattr(value, "value", value))
 
 
-async def _nodes(info: strawberry.Info, global_ids: list[str]) -> list[Any]:
+async def _nodes(info: Info, global_ids: list[str]) -> list[Node | None]:
     """Objects by global id, with their selected relations prefetched per type."""
     decoded = [decode_id(gid) for gid in global_ids]
     if any(t not in _CONVERT for t, _ in decoded):
@@ -132,7 +134,7 @@ class Query(SearchQuery):
     )
     async def structures(
         self,
-        info: strawberry.Info,
+        info: Info,
         filter: Annotated[
             StructureFilter | None, strawberry.argument(description="Narrows the list.")
         ] = None,
@@ -154,7 +156,7 @@ class Query(SearchQuery):
     )
     async def demands(
         self,
-        info: strawberry.Info,
+        info: Info,
         filter: Annotated[
             DemandFilter | None, strawberry.argument(description="Narrows the queue.")
         ] = None,
@@ -186,18 +188,18 @@ class Query(SearchQuery):
     )
     async def node(
         self,
-        info: strawberry.Info,
+        info: Info,
         id: Annotated[strawberry.ID, strawberry.argument(description="A global id.")],
     ) -> Node | None:
         (found,) = await _nodes(info, [id])
-        return found  # type: ignore[no-any-return]
+        return found
 
     @strawberry.field(
         description="Several objects by global id, in the same order; null where not visible."
     )
     async def nodes(
         self,
-        info: strawberry.Info,
+        info: Info,
         ids: Annotated[
             list[strawberry.ID], strawberry.argument(description="Global ids (at most 100).")
         ],
@@ -210,7 +212,7 @@ class Query(SearchQuery):
         description="Who you are, according to your token: a person's account (a partner "
         "system has none: FORBIDDEN)."
     )
-    async def me(self, info: strawberry.Info) -> Me:
+    async def me(self, info: Info) -> Me:
         viewer = info.context.authenticated
         user = user_from_row(await organisation_resolve.viewer_row(info.context))
         if user is None:  # a partner system: its token names it, it has no user account
@@ -232,7 +234,7 @@ class Query(SearchQuery):
     )
     async def household(
         self,
-        info: strawberry.Info,
+        info: Info,
         id: Annotated[
             strawberry.ID | None, strawberry.argument(description="The household's global id.")
         ] = None,
@@ -255,7 +257,7 @@ class Query(SearchQuery):
     @strawberry.field(description="The households you may see, ordered by reference.")
     async def households(
         self,
-        info: strawberry.Info,
+        info: Info,
         filter: Annotated[
             HouseholdFilter | None, strawberry.argument(description="Narrows the list.")
         ] = None,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable
 from datetime import date
 from typing import Annotated, Any
 
@@ -12,6 +13,7 @@ from auth.policy import Category
 from resolvers.pagination import DEFAULT_PAGE
 from resolvers.search import search_persons
 from schema.enums import Sex, to_schema
+from schema.info import Info
 from schema.node import After, Connection, First, connection_of
 from schema.permissions import sensitive
 
@@ -52,7 +54,7 @@ class DuplicateWarning:
     )
 
 
-def duplicate_warnings(info: strawberry.Info, person_ids: list[Any]) -> Any:
+def duplicate_warnings(info: Info, person_ids: list[Any]) -> Awaitable[list[DuplicateWarning]]:
     """Warnings for the persons just recorded that have likely duplicates."""
     from schema.node import encode_id
 
@@ -96,7 +98,7 @@ class SearchQuery:
     )
     async def search_persons(
         self,
-        info: strawberry.Info,
+        info: Info,
         query: Annotated[
             str,
             strawberry.argument(

@@ -22,9 +22,10 @@ from auth.policy import SituationSection as _Section
 from resolvers import household as households
 from resolvers import situation as resolve
 from resolvers import situation_write as write
-from resolvers.loaders import then
+from resolvers.loaders import Later, then
 from schema.enums import to_schema
-from schema.errors import SituationUserError, situation_errors
+from schema.errors import SituationUserError, user_errors
+from schema.info import Info
 from schema.node import decode_uuid
 from schema.permissions import sensitive, writes_one_of
 from schema.situation_enums import SituationSection
@@ -36,6 +37,7 @@ from schema.situation_sections import (
     HousingPrecaritySection,
     HousingStepsSection,
     MedicoSocialSection,
+    SavedSection,
     ViolenceSection,
     build_section,
 )
@@ -54,7 +56,7 @@ AttachmentRef = Annotated["Attachment", strawberry.lazy("schema.attachment")]
 
 
 def _household_section(section: _Section) -> Callable[..., Any]:
-    def resolver(self: HouseholdSituation, info: strawberry.Info):  # type: ignore[no-untyped-def]
+    def resolver(self: HouseholdSituation, info: Info) -> Later[SavedSection]:
         return then(
             resolve.household_sections(info.context, self.household_id),
             lambda rows: build_section(section, rows, self.household_id, self.protected),
@@ -64,7 +66,7 @@ def _household_section(section: _Section) -> Callable[..., Any]:
 
 
 def _person_section(section: _Section) -> Callable[..., Any]:
-    def resolver(self: MemberSituation, info: strawberry.Info):  # type: ignore[no-untyped-def]
+    def resolver(self: MemberSituation, info: Info) -> Later[SavedSection]:
         return then(
             resolve.person_sections(info.context, self.person_id),
             lambda rows: build_section(section, rows, self.household_id),
@@ -92,10 +94,10 @@ class MemberSituation:
         return self.household_id
 
     @strawberry.field(description="The member.")
-    def person(self, info: strawberry.Info) -> PersonRef | None:
+    def person(self, info: Info) -> Later[PersonRef | None]:
         from schema.person import person_from_row
 
-        return then(households.person(info.context, self.person_id), person_from_row)  # type: ignore[no-any-return]
+        return then(households.person(info.context, self.person_id), person_from_row)
 
     activity: ActivitySection | None = _sensitive_section(
         _Section.ACTIVITY, "Activité et emploi", True
@@ -139,18 +141,18 @@ class HouseholdSituation:
         description="Pièces jointes: the documents attached to the sections you may read "
         "(the others are not listed), newest first."
     )
-    def attachments(self, info: strawberry.Info) -> list[AttachmentRef]:
+    def attachments(self, info: Info) -> Later[list[AttachmentRef]]:
         from schema.attachment import household_attachments
 
-        return household_attachments(info.context, self.household_id)  # type: ignore[no-any-return]
+        return household_attachments(info.context, self.household_id)
 
     @sensitive(
         Category.IDENTITY_MIN,
         "The current members' own sections (activity, administrative, medico-social), "
         "reference person first.",
     )
-    def members(self, info: strawberry.Info) -> list[MemberSituation] | None:
-        return then(  # type: ignore[no-any-return]
+    def members(self, info: Info) -> Later[list[MemberSituation] | None]:
+        return then(
             households.members(info.context, self.household_id, None),
             lambda rows: _members(rows, self.household_id),
         )
@@ -176,12 +178,12 @@ class UpdateHouseholdSituationPayload:
     household_id: strawberry.Private[uuid.UUID | None]
 
     @strawberry.field(description="The household, to read the saved section back.")
-    def household(self, info: strawberry.Info) -> HouseholdRef | None:
+    def household(self, info: Info) -> Later[HouseholdRef | None]:
         from schema.household import household_from_row
 
         if self.household_id is None:
             return None
-        return then(households.household(info.context, self.household_id), household_from_row)  # type: ignore[no-any-return]
+        return then(households.household(info.context, self.household_id), household_from_row)
 
 
 _WRITTEN = tuple(dict.fromkeys(SITUATION_CATEGORY.values()))
@@ -196,7 +198,7 @@ class SituationMutations:
     )
     async def update_household_situation(
         self,
-        info: strawberry.Info,
+        info: Info,
         input: Annotated[
             UpdateHouseholdSituationInput, strawberry.argument(description="The save.")
         ],
@@ -214,7 +216,7 @@ class SituationMutations:
         )
         ok = not saved.problems
         return UpdateHouseholdSituationPayload(
-            user_errors=situation_errors(saved.problems),
+            user_errors=user_errors(SituationUserError, saved.problems),
             section=to_schema(SituationSection, section),
             version=saved.version if ok else None,
             saved_at=saved.saved_at if ok else None,

@@ -16,10 +16,11 @@ from sqlalchemy import Row
 
 from auth.policy import Category
 from auth.policy import SituationSection as _Section
-from models.situation import FIELDS, Kind
+from models.situation import FIELDS, FieldSpec, Kind
 from resolvers import audit
-from resolvers.loaders import then
+from resolvers.loaders import Later, then
 from schema.enums import to_schema
+from schema.info import Info
 from schema.organisation import User, user_from_row
 from schema.permissions import sensitive
 from schema.situation_enums import (
@@ -61,10 +62,10 @@ class SavedSection:
         return self.household_id
 
     @strawberry.field(description="Who saved it last.")
-    def saved_by(self, info: strawberry.Info) -> User | None:
+    def saved_by(self, info: Info) -> Later[User | None]:
         if self.saved_by_id is None:
             return None
-        return then(audit.actor(info.context, self.saved_by_id), user_from_row)  # type: ignore[no-any-return]
+        return then(audit.actor(info.context, self.saved_by_id), user_from_row)
 
 
 @strawberry.type(description="Démarches d'accès au logement.")
@@ -192,6 +193,13 @@ LINE_TYPES: dict[str, type[ResourceLine] | type[ChargeLine]] = {
 }
 
 
+def _schema_enum(spec: FieldSpec) -> Any:
+    """The GraphQL enum of a field of enum values (ENUM, ENUM_LIST, LINES' kinds)."""
+    if spec.enum is None:
+        raise TypeError(f"a {spec.kind} field names no enum")
+    return SCHEMA_ENUMS[spec.enum]
+
+
 def _value(section: _Section, name: str, raw: Any) -> Any:
     """A stored JSON value as the GraphQL field's type."""
     spec = FIELDS[section][name]
@@ -203,14 +211,14 @@ def _value(section: _Section, name: str, raw: Any) -> Any:
     if kind is Kind.MONEY:
         return Decimal(raw)
     if kind is Kind.ENUM:
-        return to_schema(SCHEMA_ENUMS[spec.enum], raw)  # type: ignore[index]
+        return to_schema(_schema_enum(spec), raw)
     if kind is Kind.ENUM_LIST:
-        return [to_schema(SCHEMA_ENUMS[spec.enum], v) for v in raw]  # type: ignore[index]
+        return [to_schema(_schema_enum(spec), v) for v in raw]
     if kind is Kind.LINES:
         line_type = LINE_TYPES[name]
         return [
             line_type(
-                kind=to_schema(SCHEMA_ENUMS[spec.enum], line["kind"]),  # type: ignore[index]
+                kind=to_schema(_schema_enum(spec), line["kind"]),
                 amount=Decimal(line["amount"]),
                 label=line.get("label"),
             )

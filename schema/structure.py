@@ -9,8 +9,9 @@ from typing import Any
 import strawberry
 from sqlalchemy import Row
 
-from resolvers.loaders import now_or_later, then
+from resolvers.loaders import Later, now_or_later, then
 from schema.enums import PlaceType, to_schema
+from schema.info import Info
 from schema.node import Node, encode_id
 from schema.organisation import Territory, territory_from_row
 
@@ -30,8 +31,8 @@ class Place(Node):
     structure_id: strawberry.Private[uuid.UUID]
 
     @strawberry.field(description="The structure these places belong to.")
-    def structure(self, info: strawberry.Info) -> Structure | None:
-        return then(  # type: ignore[no-any-return]
+    def structure(self, info: Info) -> Later[Structure | None]:
+        return then(
             now_or_later(info.context.loaders.structure_by_id, self.structure_id),
             structure_from_row,
         )
@@ -44,17 +45,17 @@ class Structure(Node):
     territory_code: strawberry.Private[str]
 
     @strawberry.field(description="The territory of the structure.")
-    def territory(self, info: strawberry.Info) -> Territory | None:
-        return then(  # type: ignore[no-any-return]
+    def territory(self, info: Info) -> Later[Territory | None]:
+        return then(
             now_or_later(info.context.loaders.territory_by_code, self.territory_code),
             territory_from_row,
         )
 
     @strawberry.field(description="Its places, by type.")
-    def places(self, info: strawberry.Info) -> list[Place]:
-        return then(  # type: ignore[no-any-return]
+    def places(self, info: Info) -> Later[list[Place]]:
+        return then(
             now_or_later(info.context.loaders.places_by_structure, self.row_id),
-            lambda rows: [place_from_row(r) for r in rows],
+            lambda rows: [x for x in map(place_from_row, rows) if x is not None],
         )
 
 

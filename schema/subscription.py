@@ -24,6 +24,7 @@ from resolvers.errors import CodedError, ErrorCode
 from resolvers.events import RIGHTS_CHANGED, LiveContext, recheck
 from schema.demand import Demand, demand_from_row
 from schema.extensions import start_event_cost
+from schema.info import Info
 from schema.node import decode_uuid
 from schema.orientation import Orientation, orientation_from_row
 from schema.permissions import sensitive_subscription
@@ -71,7 +72,7 @@ class Subscription:
     )
     async def demand_changed(
         self,
-        info: strawberry.Info,
+        info: Info,
         territory: Annotated[str, strawberry.argument(description="Territory code, e.g. 75.")],
     ) -> AsyncGenerator[Demand | None, None]:
         def still_allowed(viewer: Viewer) -> bool:
@@ -87,7 +88,7 @@ class Subscription:
     )
     async def orientation_proposed(
         self,
-        info: strawberry.Info,
+        info: Info,
         structure_id: Annotated[
             strawberry.ID, strawberry.argument(description="The structure (global id).")
         ],

@@ -12,7 +12,8 @@ import strawberry
 from auth.policy import Category
 from resolvers import household as households
 from resolvers import summary as resolve
-from resolvers.loaders import then
+from resolvers.loaders import Later, then
+from schema.info import Info
 from schema.permissions import sensitive
 
 if TYPE_CHECKING:
@@ -36,8 +37,8 @@ class HouseholdSummary:
         description='When the record last changed ("Sauvegardé le ... à ..."), as far as you '
         "may see: a change you are not shown does not move it."
     )
-    def last_saved_at(self, info: strawberry.Info) -> datetime:
-        return households.last_activity(  # type: ignore[no-any-return]
+    def last_saved_at(self, info: Info) -> Later[datetime]:
+        return households.last_activity(
             info.context, self.row_id, self.recorded_activity_at, self.created_at
         )
 
@@ -46,38 +47,38 @@ class HouseholdSummary:
         return self.row_id
 
     @sensitive(Category.IDENTITY_MIN, "How many people are in the household now.")
-    def member_count(self, info: strawberry.Info) -> int | None:
-        return resolve.member_count(info.context, self.row_id)  # type: ignore[no-any-return]
+    def member_count(self, info: Info) -> Later[int | None]:
+        return resolve.member_count(info.context, self.row_id)
 
     @sensitive(Category.IDENTITY_MIN, "The household's reference person now.")
-    def reference_person(self, info: strawberry.Info) -> PersonRef | None:
+    def reference_person(self, info: Info) -> Later[PersonRef | None]:
         from schema.person import person_from_row
 
-        return then(resolve.reference_person(info.context, self.row_id), person_from_row)  # type: ignore[no-any-return]
+        return then(resolve.reference_person(info.context, self.row_id), person_from_row)
 
     @sensitive(
         Category.DEMANDS,
         "How many of its demands are open (any status but CLOSED, CANCELLED and UNMET).",
     )
-    def open_demands(self, info: strawberry.Info) -> int | None:
-        return resolve.open_demands(info.context, self.row_id)  # type: ignore[no-any-return]
+    def open_demands(self, info: Info) -> Later[int | None]:
+        return resolve.open_demands(info.context, self.row_id)
 
     @sensitive(
         Category.FLASH_EVALUATION,
         "The vulnerability level (1-4) of its latest flash evaluation; null if none.",
     )
-    def latest_flash_level(self, info: strawberry.Info) -> int | None:
-        return resolve.latest_flash_level(info.context, self.row_id)  # type: ignore[no-any-return]
+    def latest_flash_level(self, info: Info) -> Later[int | None]:
+        return resolve.latest_flash_level(info.context, self.row_id)
 
     @sensitive(
         Category.NOTES,
         f"The notes pinned now, newest first (at most {resolve.PINNED_SHOWN}; the Notes tab "
         "lists them all).",
     )
-    def pinned_notes(self, info: strawberry.Info) -> list[NoteRef] | None:
+    def pinned_notes(self, info: Info) -> Later[list[NoteRef] | None]:
         from schema.note import note_from_row
 
-        return then(  # type: ignore[no-any-return]
+        return then(
             resolve.pinned_notes(info.context, self.row_id),
-            lambda rows: [note_from_row(r) for r in rows],
+            lambda rows: [x for x in map(note_from_row, rows) if x is not None],
         )
