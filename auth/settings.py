@@ -87,7 +87,7 @@ class Settings:
     # How often each server process re-checks its open WebSocket sessions (token expiry,
     # account still active) between events; every event is checked anyway.
     session_check_seconds: float = 30.0
-    # The edge (server.py): the largest JSON body read (uploads keep their own limit), and
+    # The edge (schema/endpoint.py): the largest JSON body read (uploads keep their own limit), and
     # how deeply a JSON body may nest.
     max_body_bytes: int = 1024 * 1024
     max_json_depth: int = 64

@@ -49,11 +49,11 @@ def free_port() -> int:
 
 
 def siao_command() -> list[str]:
-    """The `siao` console script next to this interpreter, else `python -m server`."""
+    """The `siao` console script next to this interpreter, else `python -m cli`."""
     script = Path(sys.executable).parent / "siao"
     if script.exists():
         return [str(script)]
-    return [sys.executable, "-m", "server"]
+    return [sys.executable, "-m", "cli"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,6 +78,7 @@ def server(db: Database, data_dir: Path, workers: int) -> Iterator[RunningServer
     (SIGTERM, then SIGKILL of its process group) whatever happens."""
     port = free_port()
     env = dict(os.environ, DATABASE_URL=db.url, SIAO_DATA_DIR=str(data_dir), SIAO_ENV="dev")
+    env["SIAO_STATE_DIR"] = str(data_dir / "state")  # not listed among the user's dev servers
     # the server runs the code of this tree (the editable install may point at another one)
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")]))
     log_path = data_dir / "server.log"

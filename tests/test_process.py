@@ -140,7 +140,11 @@ def serve(workspace: Workspace, *args: str) -> Iterator[Served]:
     whatever happened; the PostgreSQL it started is not in that group (pg_ctl starts it
     in a session of its own)."""
     env = {name: value for name, value in os.environ.items() if name != "DATABASE_URL"}
-    env |= {"SIAO_DATA_DIR": str(workspace.data_dir), "SIAO_ENV": "dev"}
+    env |= {
+        "SIAO_DATA_DIR": str(workspace.data_dir),
+        "SIAO_ENV": "dev",
+        "SIAO_STATE_DIR": str(workspace.data_dir / "state"),  # not the user's dev servers
+    }
     port = free_port()
     log = workspace.data_dir / f"serve-{port}.log"
     command = [sys.executable, "-m", "cli", "serve", "--host", HOST, "--port", str(port)]
@@ -239,3 +243,42 @@ def test_a_postmaster_pid_naming_another_process_is_removed_not_obeyed(
         assert bystander.stdin is not None
         bystander.stdin.close()
         bystander.wait(timeout=STOP_SECONDS)
+
+
+def siao_token(workspace: Workspace, login: str) -> subprocess.CompletedProcess[str]:
+    """`siao token --user LOGIN` as a developer runs it next to `siao serve`: the same data
+    folder, no DATABASE_URL."""
+    env = {name: value for name, value in os.environ.items() if name != "DATABASE_URL"}
+    env |= {
+        "SIAO_DATA_DIR": str(workspace.data_dir),
+        "SIAO_ENV": "dev",
+        "SIAO_STATE_DIR": str(workspace.data_dir / "state"),
+    }
+    command = [sys.executable, "-m", "cli", "token", "--user", login]
+    return subprocess.run(
+        command, cwd=REPO, env=env, capture_output=True, text=True, timeout=START_SECONDS
+    )
+
+
+def test_token_checks_the_login_in_the_embedded_database_and_leaves_it_as_it_found_it(
+    workspace: Workspace,
+) -> None:
+    """`siao token` checks the login in the database `siao serve` uses: the embedded one
+    of the data folder. A running server's PostgreSQL is adopted and left running; with
+    none running, it is started for the check and stopped again. (No demo is loaded here:
+    no login is known.)"""
+    with serve(workspace) as served:
+        postmaster = the_postmaster(workspace.pgdata)
+        done = siao_token(workspace, "siao.75@demo.siao")
+        assert done.returncode == 2, done.stderr
+        assert "no user in the embedded database of" in done.stderr
+        assert done.stdout == ""
+        assert the_postmaster(workspace.pgdata) == postmaster  # still the server's, running
+        served.process.send_signal(signal.SIGTERM)
+        assert exit_code(served) == 128 + signal.SIGTERM
+    assert_no_postgres_left(workspace.pgdata)
+
+    done = siao_token(workspace, "siao.75@demo.siao")
+    assert done.returncode == 2, done.stderr
+    assert "no user in the embedded database of" in done.stderr
+    assert_no_postgres_left(workspace.pgdata)  # started for the check, stopped after it
