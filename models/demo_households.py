@@ -11,9 +11,8 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from faker import Faker
-
 from models.demo import SEED, SIAO_LOGIN, USERS, _created, demo_id
+from models.demo_names import FrozenNames, NameSource
 from models.demo_people import (
     FIRST_NAMES,
     HOMONYMS,
@@ -67,14 +66,14 @@ class HouseholdsBuilder:
     """The generators and the rows drawn so far; the households' people and their events.
     `DemoBuilder` tells the story with them."""
 
-    def __init__(self) -> None:
+    def __init__(self, names: NameSource | None = None) -> None:
         self.rng = random.Random(SEED)
         # Contact details draw from their own generator, so that adding them did not
         # change any name, date or composition drawn from `rng`.
         self.contact_rng = random.Random(SEED + 1)
         self.queue_rng = random.Random(SEED + 2)
-        self.fake = Faker("fr_FR")
-        self.fake.seed_instance(SEED)
+        # Some last and first names: those a seeded Faker drew once, replayed (demo_names).
+        self.names = names if names is not None else FrozenNames.load()
         self.user = {login: demo_id("user", login) for login in USERS}
         self.households: dict[str, HouseholdDraft] = {}
         self.persons: list[Row] = []
@@ -89,15 +88,14 @@ class HouseholdsBuilder:
     def _last_name(self) -> str:
         if self.rng.random() < 0.3:
             return self.rng.choice(LAST_NAMES)
-        return str(self.fake.last_name())
+        return self.names.last_name()
 
     def _first_name(self, sex: Sex, born: date) -> str:
         if born.year >= 1995 and self.rng.random() < 0.8:
             return self.rng.choice(YOUNG_NAMES[sex])
         if sex is Sex.UNSPECIFIED or self.rng.random() < 0.25:
             return self.rng.choice(FIRST_NAMES[sex])
-        name = self.fake.first_name_female() if sex is F else self.fake.first_name_male()
-        return str(name)
+        return self.names.first_name_female() if sex is F else self.names.first_name_male()
 
     def _person(
         self,

@@ -655,8 +655,10 @@ async def test_overlapping_memberships_fail_the_seed_and_nothing_is_committed(
     # The exclusion constraint is added back after the load: it still refuses overlaps.
     compose = _Generator.compose
 
-    def twice(self: _Generator, chunk: _Chunk, *args: object) -> tuple[list[Stint], int]:
-        result = compose(self, chunk, *args)  # type: ignore[arg-type]
+    def twice(
+        self: _Generator, chunk: _Chunk, hid: str, size: int, created: int, actor: uuid.UUID
+    ) -> tuple[list[Stint], int]:
+        result = compose(self, chunk, hid, size, created, actor)
         if len(chunk.ids) == 3:  # the same open membership again, under another id
             row = chunk.rows["memberships"][-1]
             chunk.rows["memberships"].append((str(uuid.uuid4()), *row[1:]))
