@@ -18,7 +18,15 @@ import pytest
 from starlette.applications import Starlette
 
 from auth.settings import Settings
-from bench import fuzz
+from bench.fuzz.command import main as fuzz_main
+from bench.fuzz.command import parse_args
+from bench.fuzz.documents import generate_documents
+from bench.fuzz.malformed import http_table, random_requests
+from bench.fuzz.oracle import Case, problems
+from bench.fuzz.report import Report
+from bench.fuzz.sending import client_for_app, connections_in_use, harvest, play
+from bench.fuzz.values import draw_many, ids_by_type
+from bench.fuzz.viewers import ROLES, partner_grant, tokens_for
 from tests.conftest import Databases
 
 DOCUMENTS = 200
@@ -28,25 +36,23 @@ SEED = 12
 
 def pool(app: Starlette) -> Callable[[], int]:
     """Each request is also checked for database connections it leaves checked out."""
-    return fuzz.connections_in_use(app)
+    return connections_in_use(app)
 
 
 async def test_schema_documents_get_coded_answers(app: Starlette, settings: Settings) -> None:
     """Queries and mutations drawn from the exported schema, with plain and hostile values
     (NUL, lone surrogates, huge integers, random cursors, real and random ids), inline or
     as variables (null, absent), as anonymous, every demo user and partners."""
-    tokens = fuzz.tokens_for(settings, fuzz.ROLES)
-    async with fuzz.client_for_app(app) as client:
-        real_ids = await fuzz.harvest(client, tokens)
-        cases = await asyncio.to_thread(
-            fuzz.generate_documents, DOCUMENTS, SEED, fuzz.ROLES, real_ids
-        )
-        report = await fuzz.play(client, cases, tokens, fuzz.Report(), pool=pool(app))
+    tokens = tokens_for(settings, ROLES)
+    async with client_for_app(app) as client:
+        real_ids = await harvest(client, tokens)
+        cases = await asyncio.to_thread(generate_documents, DOCUMENTS, SEED, ROLES, real_ids)
+        report = await play(client, cases, tokens, Report(), pool=pool(app))
 
     assert report.failed == 0, report.describe()
     # what makes the run worth something: real ids to reach the rows, both operations,
     # and documents that got past the input checks
-    assert len(fuzz.ids_by_type(real_ids)) > 8
+    assert len(ids_by_type(real_ids)) > 8
     assert {c.kind.split(":")[1] for c in cases} == {"query", "mutation"}
     assert report.sent["document"] == DOCUMENTS
     assert report.statuses[200] > DOCUMENTS // 2
@@ -56,10 +62,10 @@ async def test_malformed_requests_get_coded_answers(app: Starlette, settings: Se
     """The table of known malformed shapes (bodies that are not UTF-8 or not JSON, JSON
     nested 1,000 deep, wrong shapes, 2 MiB bodies, GET, subscriptions over HTTP, empty
     selections, batches, broken multipart, tokens that lie...)."""
-    tokens = fuzz.tokens_for(settings, fuzz.ROLES)
-    table = fuzz.http_table(settings)
-    async with fuzz.client_for_app(app) as client:
-        report = await fuzz.play(client, table, tokens, fuzz.Report(), pool=pool(app))
+    tokens = tokens_for(settings, ROLES)
+    table = http_table(settings)
+    async with client_for_app(app) as client:
+        report = await play(client, table, tokens, Report(), pool=pool(app))
 
     assert report.failed == 0, report.describe()
     assert report.sent["http"] == len(table)
@@ -69,16 +75,16 @@ async def test_malformed_requests_get_coded_answers(app: Starlette, settings: Se
 async def test_random_requests_get_coded_answers(app: Starlette, settings: Settings) -> None:
     """Random bytes, random JSON, random request-shaped JSON, broken bodies, random GET
     parameters and Authorization headers (hypothesis)."""
-    tokens = fuzz.tokens_for(settings, fuzz.ROLES)
-    cases = fuzz.draw_many(fuzz.random_requests(fuzz.ROLES), RANDOM_HTTP, SEED)
-    async with fuzz.client_for_app(app) as client:
-        report = await fuzz.play(client, cases, tokens, fuzz.Report(), pool=pool(app))
+    tokens = tokens_for(settings, ROLES)
+    cases = draw_many(random_requests(ROLES), RANDOM_HTTP, SEED)
+    async with client_for_app(app) as client:
+        report = await play(client, cases, tokens, Report(), pool=pool(app))
 
     assert report.failed == 0, report.describe()
     assert report.sent["http"] == RANDOM_HTTP
 
 
-POST = fuzz.Case("http:test", body=b'{"query": "{ me { id } }"}')
+POST = Case("http:test", body=b'{"query": "{ me { id } }"}')
 JSON = {"content-type": "application/json", "x-request-id": "abc"}
 CODED = json.dumps({"errors": [{"message": "No.", "extensions": {"code": "BAD_REQUEST"}}]})
 
@@ -135,7 +141,7 @@ CODED = json.dumps({"errors": [{"message": "No.", "extensions": {"code": "BAD_RE
         ),
         pytest.param(POST, 400, JSON, b'{"errors": "\xff"}', ["body is not JSON"], id="not UTF-8"),
         pytest.param(
-            fuzz.Case("http:ide", method="GET", headers=(("accept", "text/html"),)),
+            Case("http:ide", method="GET", headers=(("accept", "text/html"),)),
             200,
             {"content-type": "text/html; charset=utf-8", "x-request-id": "abc"},
             "<!doctype html>",
@@ -143,7 +149,7 @@ CODED = json.dumps({"errors": [{"message": "No.", "extensions": {"code": "BAD_RE
             id="GraphiQL for a browser",
         ),
         pytest.param(
-            fuzz.Case("http:ide", method="GET", headers=(("accept", "application/json"),)),
+            Case("http:ide", method="GET", headers=(("accept", "application/json"),)),
             200,
             {"content-type": "text/html", "x-request-id": "abc"},
             "<!doctype html>",
@@ -153,12 +159,12 @@ CODED = json.dumps({"errors": [{"message": "No.", "extensions": {"code": "BAD_RE
     ],
 )
 def test_the_oracle_flags_what_a_client_must_never_get(
-    case: fuzz.Case, status: int, headers: dict[str, str], body: str | bytes, found: list[str]
+    case: Case, status: int, headers: dict[str, str], body: str | bytes, found: list[str]
 ) -> None:
     """The fuzz tests pass only if their judge sees failures: each answer here is one the
     issue saw (or its opposite) and must be judged so."""
     raw = body if isinstance(body, bytes) else body.encode()
-    assert fuzz.problems(case, status, headers, raw) == found
+    assert problems(case, status, headers, raw) == found
 
 
 def test_siao_fuzz_runs_on_a_fresh_database(
@@ -169,7 +175,7 @@ def test_siao_fuzz_runs_on_a_fresh_database(
     process, the table, the report."""
     monkeypatch.setenv("DATABASE_URL", databases.server_url)
     report = tmp_path / "report.json"
-    code = fuzz.main(["--documents", "10", "--http", "20", "--jobs", "1", "--json", str(report)])
+    code = fuzz_main(["--documents", "10", "--http", "20", "--jobs", "1", "--json", str(report)])
 
     written = json.loads(report.read_text())
     assert code == 0, written["failures"]
@@ -177,7 +183,7 @@ def test_siao_fuzz_runs_on_a_fresh_database(
 
 
 def test_the_command_line_names_roles_and_counts() -> None:
-    args = fuzz.parse_args(
+    args = parse_args(
         [
             "--documents",
             "20",
@@ -191,6 +197,6 @@ def test_the_command_line_names_roles_and_counts() -> None:
     )
     assert (args.documents, args.http, args.url) == (20, 5, None)
     assert args.role == ["partner:SYPLO@75/demands:read", "sw.alpha@demo.siao"]
-    assert fuzz.partner_grant(args.role[0]).territory == "75"
+    assert partner_grant(args.role[0]).territory == "75"
     with pytest.raises(SystemExit):
-        fuzz.parse_args(["--role", "nobody@demo.siao"])
+        parse_args(["--role", "nobody@demo.siao"])

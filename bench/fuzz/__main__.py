@@ -1,0 +1,5 @@
+"""`python -m bench.fuzz ...`, as `siao fuzz ...`."""
+
+from bench.fuzz.command import main
+
+raise SystemExit(main())
