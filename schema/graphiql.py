@@ -1,6 +1,6 @@
-"""GraphiQL without internet: serve its JS/CSS from our own service.
+"""GraphiQL without internet, opening on the tutorial: the page the service serves in dev.
 
-Why: strawberry's GraphiQL page loads React, GraphiQL, js-cookie and the
+Why offline: strawberry's GraphiQL page loads React, GraphiQL, js-cookie and the
 explorer plugin from https://unpkg.com.  State networks often have no internet
 access, and there that page stays stuck on "Loading...".  So the exact files
 strawberry pins (by their ``integrity`` sha384 hashes) are vendored in
@@ -13,14 +13,15 @@ attributes are kept, so browsers still verify every file.
 If strawberry's page references an unpkg file that is not vendored here, or
 whose hash differs (e.g. after a strawberry upgrade), :func:`graphiql_html`
 raises :class:`GraphiQLAssetsError` instead of silently falling back to the
-internet.
+internet.  The tool that refreshes the assets (it needs ``npm``) is outside the
+runtime packages: ``python tools/vendor_graphiql.py``.
 
-How to refresh the assets (needs ``npm`` and the npm registry), e.g. after
-upgrading strawberry, from the project root::
-
-    python -c "from schema.graphiql import vendor; vendor()"
-
-then review and commit ``schema/graphiql_assets/``.
+Why the tabs: strawberry's page opens on a generic welcome text.  Ours opens on the
+README's first query (``examples/first-look.graphql``) under a comment that says how to
+get a token and where to paste it, and offers the tutorial's steps
+(``examples/tutorial/``, see docs/tutorial.md) as GraphiQL's default tabs, each with its
+variables.  GraphiQL keeps its tabs in the browser's local storage: the default tabs
+show on a first visit (or after "Clear storage" in GraphiQL's settings).
 """
 
 from __future__ import annotations
@@ -29,25 +30,38 @@ import base64
 import functools
 import hashlib
 import json
-import logging
 import re
-import shutil
-import subprocess
-import tarfile
-import tempfile
 from dataclasses import dataclass
 from html.parser import HTMLParser
 from pathlib import Path, PurePosixPath
 
+from graphql import OperationDefinitionNode, parse
 from strawberry.http.ides import get_graphql_ide_html
 
-__all__ = ["ASSETS_DIR", "GraphiQLAssetsError", "graphiql_html", "vendor"]
+__all__ = [
+    "ASSETS_DIR",
+    "EXAMPLES_DIR",
+    "Asset",
+    "Example",
+    "GraphiQLAssetsError",
+    "default_tabs",
+    "graphiql_html",
+    "load_example",
+    "opening_tab",
+    "pinned_assets",
+    "sri",
+    "sri_matches",
+    "tutorial_examples",
+]
 
 ASSETS_DIR: Path = Path(__file__).resolve().parent / "graphiql_assets"
+# The examples of the docs, at the root of the project (a clone, or `pip install -e .`).
+EXAMPLES_DIR: Path = Path(__file__).resolve().parent.parent / "examples"
+FIRST_QUERY = "first-look.graphql"
+TUTORIAL = "tutorial"
+TOKEN_USER = "siao.75@demo.siao"
 
-_REFRESH_HINT = (
-    'Re-vendor the assets with: python -c "from schema.graphiql import vendor; vendor()"'
-)
+REFRESH_HINT = "Re-vendor the assets with: python tools/vendor_graphiql.py"
 
 # Any unpkg URL in the page, and the only form we can vendor: an exact version.
 _ANY_UNPKG_URL = re.compile(r"""(?:https?:)?//unpkg\.com/[^\s"'<>`)]*""", re.IGNORECASE)
@@ -61,27 +75,41 @@ _PINNED_UNPKG_URL = re.compile(
 # Subresource Integrity algorithms, weakest first (the browser uses the strongest).
 _SRI_ALGORITHMS = ("sha256", "sha384", "sha512")
 
-_LICENSE_NAME = re.compile(r"^(?:LICEN[CS]E|COPYING)(?:[.-].*)?$", re.IGNORECASE)
+# Where our text goes in strawberry's page: its welcome text, and GraphiQL's props.
+_WELCOME = re.compile(r"const EXAMPLE_QUERY = `[^`]*`;")
+_GRAPHIQL_PROPS = "React.createElement(GraphiQL, {"
 
-# npm tarballs that ship no LICENSE file: why other packages' LICENSE files
-# apply, and those packages (copied verbatim).  Review this when they change.
-_LICENSE_FALLBACKS: dict[str, tuple[str, tuple[str, ...]]] = {
-    "@graphiql/plugin-explorer": (
-        "It is developed in the graphql/graphiql repository, like the graphiql"
-        " package, and its dist/index.umd.js bundles graphiql-explorer.",
-        ("graphiql@3.8.3", "graphiql-explorer@0.9.0"),
-    ),
-}
+_USER_LINE = re.compile(r"^# user: (\S+)$", re.MULTILINE)
+_FROM = re.compile(r"<from \w+: [^>]+>")
 
-logger = logging.getLogger(__name__)
+_OPENING_COMMENT = f"""\
+# SI SIAO Graph, on the demo data.
+#
+# Every request needs a bearer token. In a terminal, in the project's folder:
+#
+#     siao token --user {TOKEN_USER} --header
+#
+# prints {{"Authorization": "Bearer ..."}}: paste it in the Headers tab below
+# (bottom left), then run this query (Ctrl-Enter, or the ▶ button).
+# Another demo user: another --user (README.md, "Demo users").
+#
+# The next tabs are the tutorial's steps, in order (docs/tutorial.md); each
+# tab has its own Headers, so paste the token of the user it names.
+#
+"""
+# The page of an install without the project's examples/ folder (not a clone).
+_NO_EXAMPLES = """\
+# (The tutorial's examples are in the examples/ folder of a clone of the project.)
+query Me { me { displayName role territory } }
+"""
 
 
 class GraphiQLAssetsError(RuntimeError):
-    """The vendored GraphiQL assets do not match strawberry's GraphiQL page."""
+    """The vendored GraphiQL assets (or our tabs) do not fit strawberry's GraphiQL page."""
 
 
 @dataclass(frozen=True)
-class _Asset:
+class Asset:
     url: str
     name: str
     version: str
@@ -95,6 +123,114 @@ class _Asset:
     @property
     def local_path(self) -> str:
         return f"{self.package}/{self.path}"
+
+
+@dataclass(frozen=True)
+class Example:
+    """One example of the docs: ``<name>.graphql`` (a ``# user: LOGIN`` line, then one
+    named operation and its fragments) and its variables, ``<name>.json``, if any."""
+
+    path: Path
+    text: str
+    variables: str | None
+
+    @property
+    def user(self) -> str:
+        match = _USER_LINE.search(self.text)
+        if match is None:
+            msg = f"{self.path} has no '# user: LOGIN' line"
+            raise ValueError(msg)
+        return match[1]
+
+    @property
+    def operation(self) -> OperationDefinitionNode:
+        operations = [
+            definition
+            for definition in parse(self.text).definitions
+            if isinstance(definition, OperationDefinitionNode)
+        ]
+        if len(operations) != 1 or operations[0].name is None:
+            msg = f"{self.path} must hold exactly one named operation"
+            raise ValueError(msg)
+        return operations[0]
+
+    @property
+    def name(self) -> str:
+        name = self.operation.name
+        assert name is not None  # checked by `operation`
+        return name.value
+
+
+def load_example(path: Path) -> Example:
+    variables = path.with_suffix(".json")
+    return Example(
+        path=path,
+        text=path.read_text(encoding="utf-8"),
+        variables=variables.read_text(encoding="utf-8") if variables.is_file() else None,
+    )
+
+
+def tutorial_examples(examples: Path = EXAMPLES_DIR) -> list[Example]:
+    """The tutorial's steps, in order (their files are numbered)."""
+    return [load_example(path) for path in sorted((examples / TUTORIAL).glob("*.graphql"))]
+
+
+def opening_tab(examples: Path = EXAMPLES_DIR) -> str:
+    """The text GraphiQL opens on: how to get a token, then the README's first query."""
+    first = examples / FIRST_QUERY
+    body = first.read_text(encoding="utf-8") if first.is_file() else _NO_EXAMPLES
+    return _OPENING_COMMENT + body
+
+
+def _step_tab(number: int, count: int, example: Example) -> dict[str, str]:
+    lines = [
+        f"# Step {number} of {count} of the tutorial (docs/tutorial.md). This tab's Headers",
+        f"# need the token of its user: siao token --user {example.user} --header",
+    ]
+    if example.variables is not None and _FROM.search(example.variables):
+        lines.append('# In Variables, replace each "<from Step: path>" by that value of that')
+        lines.append("# step's answer.")
+    tab = {"query": "\n".join(lines) + "\n" + example.text}
+    if example.variables is not None:
+        tab["variables"] = example.variables
+    return tab
+
+
+def default_tabs(examples: Path = EXAMPLES_DIR) -> list[dict[str, str]]:
+    """GraphiQL's ``defaultTabs``: the opening tab, then the tutorial's steps."""
+    steps = tutorial_examples(examples) if examples.is_dir() else []
+    return [
+        {"query": opening_tab(examples)},
+        *(_step_tab(n, len(steps), step) for n, step in enumerate(steps, start=1)),
+    ]
+
+
+def _script_json(value: object) -> str:
+    """JSON that is safe inside an HTML <script> (no `</script>`, `<!--`...)."""
+    text = json.dumps(value, ensure_ascii=False)
+    for character in ("<", ">", "&", "\u2028", "\u2029"):
+        text = text.replace(character, f"\\u{ord(character):04x}")
+    return text
+
+
+def _teach(page: str, examples: Path) -> str:
+    """Strawberry's page with our opening text and default tabs."""
+    if len(_WELCOME.findall(page)) != 1 or page.count(_GRAPHIQL_PROPS) != 1:
+        msg = (
+            "strawberry's GraphiQL page no longer has one `const EXAMPLE_QUERY = `...`;` "
+            f"and one `{_GRAPHIQL_PROPS}`, where the opening tab and the tutorial's tabs "
+            "go; adapt schema/graphiql.py."
+        )
+        raise GraphiQLAssetsError(msg)
+    tabs = default_tabs(examples)
+    constants = (
+        f"const EXAMPLE_QUERY = {_script_json(tabs[0]['query'])};\n"
+        f"      const SIAO_DEFAULT_TABS = {_script_json(tabs)};"
+    )
+    page = _WELCOME.sub(lambda _: constants, page)
+    return page.replace(
+        _GRAPHIQL_PROPS, _GRAPHIQL_PROPS + "\n          defaultTabs: SIAO_DEFAULT_TABS,"
+    )
 
 
 class _TagCollector(HTMLParser):
@@ -128,10 +264,10 @@ def _is_external(url: str) -> bool:
     return url.strip().lower().startswith(("http:", "https:", "//"))
 
 
-def _pinned_assets(template: str) -> list[_Asset]:
+def pinned_assets(template: str) -> list[Asset]:
     """The unpkg files referenced by strawberry's page, with their integrity."""
     integrity = _collect_tags(template).integrity
-    assets: dict[str, _Asset] = {}
+    assets: dict[str, Asset] = {}
     for url in _ANY_UNPKG_URL.findall(template):
         match = _PINNED_UNPKG_URL.fullmatch(url)
         if match is None or {".", ".."} & set(PurePosixPath(match["path"]).parts):
@@ -143,17 +279,17 @@ def _pinned_assets(template: str) -> list[_Asset]:
             raise GraphiQLAssetsError(msg)
         assets.setdefault(
             url,
-            _Asset(url, match["name"], match["version"], match["path"], integrity.get(url)),
+            Asset(url, match["name"], match["version"], match["path"], integrity.get(url)),
         )
     return list(assets.values())
 
 
-def _sri(data: bytes, algorithm: str = "sha384") -> str:
+def sri(data: bytes, algorithm: str = "sha384") -> str:
     digest = hashlib.new(algorithm, data).digest()
     return f"{algorithm}-{base64.b64encode(digest).decode('ascii')}"
 
 
-def _sri_matches(data: bytes, integrity: str) -> bool:
+def sri_matches(data: bytes, integrity: str) -> bool:
     """Whether ``data`` satisfies an ``integrity`` attribute (SRI rules)."""
     expected: dict[str, set[str]] = {}
     for token in integrity.split():
@@ -164,7 +300,7 @@ def _sri_matches(data: bytes, integrity: str) -> bool:
     if not expected:
         return False
     strongest = max(expected, key=_SRI_ALGORITHMS.index)
-    return _sri(data, strongest) in expected[strongest]
+    return sri(data, strongest) in expected[strongest]
 
 
 @functools.cache
@@ -177,35 +313,37 @@ def _check_vendored(local_path: str, integrity: str | None) -> None:
     if not file.is_file():
         msg = (
             f"strawberry's GraphiQL page needs {local_path}, which is not vendored "
-            f"in {ASSETS_DIR}. {_REFRESH_HINT}"
+            f"in {ASSETS_DIR}. {REFRESH_HINT}"
         )
         raise GraphiQLAssetsError(msg)
-    if integrity is not None and not _sri_matches(file.read_bytes(), integrity):
+    if integrity is not None and not sri_matches(file.read_bytes(), integrity):
         msg = (
             f"{file} does not match the integrity {integrity!r} pinned by "
-            f"strawberry's GraphiQL page. {_REFRESH_HINT}"
+            f"strawberry's GraphiQL page. {REFRESH_HINT}"
         )
         raise GraphiQLAssetsError(msg)
 
 
-def graphiql_html(assets_url: str) -> str:
-    """Strawberry's GraphiQL page, loading its assets from ``assets_url``.
+def graphiql_html(assets_url: str, examples: Path = EXAMPLES_DIR) -> str:
+    """Strawberry's GraphiQL page, loading its assets from ``assets_url``, opening on the
+    first query of ``examples`` with the tutorial's steps as default tabs.
 
     ``assets_url`` is where ``ASSETS_DIR`` is served, e.g. ``"/graphiql-assets"``.
-    The page is the one strawberry's ASGI view serves (``get_graphql_ide_html``,
-    returned as is), with every ``https://unpkg.com/<pkg>@<ver>/<path>`` replaced
-    by ``<assets_url>/<pkg>@<ver>/<path>``; ``integrity`` attributes are kept.
+    The page is the one strawberry's ASGI view serves (``get_graphql_ide_html``),
+    with every ``https://unpkg.com/<pkg>@<ver>/<path>`` replaced by
+    ``<assets_url>/<pkg>@<ver>/<path>`` (``integrity`` attributes are kept), and
+    its welcome text replaced by our tabs (:func:`default_tabs`).
 
     Raises :class:`GraphiQLAssetsError` if a referenced file is not vendored or
-    does not match its integrity hash, or if the page would still load
-    anything from another host.
+    does not match its integrity hash, if the page would still load anything from
+    another host, or if it no longer has the places where our tabs go.
     """
     if re.search(r"""[\s"'<>`\\]""", assets_url):
         msg = f"assets_url must be a plain URL path, got {assets_url!r}"
         raise ValueError(msg)
     base = assets_url.rstrip("/")
     page = get_graphql_ide_html(graphql_ide="graphiql")
-    for asset in _pinned_assets(page):
+    for asset in pinned_assets(page):
         _check_vendored(asset.local_path, asset.integrity)
         page = page.replace(asset.url, f"{base}/{asset.local_path}")
     external = [url for url in _collect_tags(page).urls if _is_external(url)]
@@ -216,151 +354,4 @@ def graphiql_html(assets_url: str) -> str:
             "adapt schema/graphiql.py."
         )
         raise GraphiQLAssetsError(msg)
-    return page
-
-
-def _npm_unpack(npm: str, spec: str, workdir: Path) -> Path:
-    """``npm pack spec`` into ``workdir``, extract it, return the package root."""
-    out = workdir / re.sub(r"[^A-Za-z0-9._-]", "_", spec)
-    out.mkdir(parents=True)
-    result = subprocess.run(
-        [npm, "pack", spec, "--ignore-scripts", "--pack-destination", str(out)],
-        cwd=out,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    if result.returncode != 0:
-        msg = f"`npm pack {spec}` failed:\n{result.stderr.strip()}"
-        raise GraphiQLAssetsError(msg)
-    tarballs = list(out.glob("*.tgz"))
-    if len(tarballs) != 1:
-        msg = f"`npm pack {spec}` produced {tarballs}, expected one tarball"
-        raise GraphiQLAssetsError(msg)
-    extracted = out / "extracted"
-    with tarfile.open(tarballs[0], "r:gz") as tar:
-        tar.extractall(extracted, filter="data")
-    roots = [path for path in extracted.iterdir() if path.is_dir()]
-    if len(roots) != 1:
-        msg = f"unexpected layout of the npm tarball of {spec}: {roots}"
-        raise GraphiQLAssetsError(msg)
-    meta = json.loads((roots[0] / "package.json").read_text(encoding="utf-8"))
-    if f"{meta.get('name')}@{meta.get('version')}" != spec:
-        msg = f"`npm pack {spec}` returned {meta.get('name')}@{meta.get('version')}"
-        raise GraphiQLAssetsError(msg)
-    return roots[0]
-
-
-def _license_files(root: Path) -> list[Path]:
-    return sorted(p for p in root.iterdir() if p.is_file() and _LICENSE_NAME.match(p.name))
-
-
-class _Unpacker:
-    """Packs and extracts each npm package once per vendoring run."""
-
-    def __init__(self, npm: str, workdir: Path) -> None:
-        self._npm = npm
-        self._workdir = workdir
-        self._roots: dict[str, Path] = {}
-
-    def __call__(self, spec: str) -> Path:
-        if spec not in self._roots:
-            logger.info("npm pack %s", spec)
-            self._roots[spec] = _npm_unpack(self._npm, spec, self._workdir)
-        return self._roots[spec]
-
-
-def _fallback_license(package: str, root: Path, unpack: _Unpacker) -> str:
-    name = package.rpartition("@")[0]
-    if name not in _LICENSE_FALLBACKS:
-        msg = (
-            f"the npm tarball of {package} ships no LICENSE file; find out which "
-            "licence applies and add it to _LICENSE_FALLBACKS in schema/graphiql.py"
-        )
-        raise GraphiQLAssetsError(msg)
-    reason, sources = _LICENSE_FALLBACKS[name]
-    meta = json.loads((root / "package.json").read_text(encoding="utf-8"))
-    repository = meta.get("repository")
-    if isinstance(repository, dict):
-        repository = repository.get("url")
-    parts = [
-        f"{package} ships no LICENSE file in its npm tarball; its package.json "
-        f'declares "license": {json.dumps(meta.get("license"))} '
-        f"(repository: {repository}).\n{reason}\n"
-        f"Below are verbatim copies of the LICENSE files of the npm packages "
-        f"{', '.join(sources)}.\n",
-    ]
-    for source in sources:
-        files = _license_files(unpack(source))
-        if not files:
-            msg = f"{source}, the licence source for {package}, has no LICENSE file"
-            raise GraphiQLAssetsError(msg)
-        for file in files:
-            parts.append(f"\n===== {source}: {file.name} =====\n\n")
-            parts.append(file.read_text(encoding="utf-8"))
-    return "".join(parts)
-
-
-def _replace_tree(staging: Path, dest: Path) -> None:
-    if dest.exists():
-        # Every top-level entry is "<package>@<version>" or an "@scope" folder.
-        foreign = sorted(p.name for p in dest.iterdir() if "@" not in p.name)
-        if foreign:
-            msg = f"refusing to replace {dest}: it contains {foreign}"
-            raise GraphiQLAssetsError(msg)
-        shutil.rmtree(dest)
-    shutil.copytree(staging, dest)
-
-
-def vendor(dest: Path = ASSETS_DIR) -> None:
-    """Re-vendor the assets strawberry's GraphiQL page pins into ``dest``.
-
-    For each package referenced from unpkg, runs ``npm pack <pkg>@<version>``
-    in a temporary directory, extracts it, checks every referenced file against
-    the page's ``integrity`` attribute and copies it, with the package's
-    LICENSE, to ``dest/<pkg>@<version>/``.  Nothing is written unless all
-    files verify; ``dest`` is then replaced as a whole (old versions go away).
-    """
-    npm = shutil.which("npm")
-    if npm is None:
-        msg = "npm is not on PATH; it is needed to vendor the GraphiQL assets"
-        raise GraphiQLAssetsError(msg)
-    assets = _pinned_assets(get_graphql_ide_html(graphql_ide="graphiql"))
-    if not assets:
-        msg = "strawberry's GraphiQL page references no unpkg file; nothing to vendor"
-        raise GraphiQLAssetsError(msg)
-    unpinned = [asset.url for asset in assets if not asset.integrity]
-    if unpinned:
-        msg = f"no integrity attribute for {unpinned}; refusing to vendor unverified files"
-        raise GraphiQLAssetsError(msg)
-
-    with tempfile.TemporaryDirectory(prefix="graphiql-vendor-") as tmp:
-        unpack = _Unpacker(npm, Path(tmp) / "packs")
-        staging = Path(tmp) / "assets"
-        for asset in assets:
-            source = unpack(asset.package) / asset.path
-            if not source.is_file():
-                msg = f"the npm tarball of {asset.package} has no {asset.path}"
-                raise GraphiQLAssetsError(msg)
-            data = source.read_bytes()
-            if asset.integrity is None or not _sri_matches(data, asset.integrity):
-                msg = (
-                    f"{asset.local_path} from npm hashes to {_sri(data)}, but "
-                    f"strawberry's page pins {asset.integrity}"
-                )
-                raise GraphiQLAssetsError(msg)
-            target = staging / asset.local_path
-            target.parent.mkdir(parents=True, exist_ok=True)
-            target.write_bytes(data)
-
-        for package in dict.fromkeys(asset.package for asset in assets):
-            root = unpack(package)
-            licenses = _license_files(root)
-            for file in licenses:
-                shutil.copyfile(file, staging / package / file.name)
-            if not licenses:
-                text = _fallback_license(package, root, unpack)
-                (staging / package / "LICENSE").write_text(text, encoding="utf-8")
-
-        _replace_tree(staging, dest)
-    logger.info("vendored %d GraphiQL assets into %s", len(assets), dest)
+    return _teach(page, examples)
