@@ -6,6 +6,7 @@ selections, depth and aliases get coded errors, however the fragments nest."""
 from __future__ import annotations
 
 import dataclasses
+import json
 import re
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
@@ -15,7 +16,6 @@ import asyncpg
 import pytest
 from graphql import (
     DocumentNode,
-    FragmentDefinitionNode,
     OperationDefinitionNode,
     get_named_type,
     get_nullable_type,
@@ -38,14 +38,15 @@ from schema.cost import (
     USER_ERRORS,
     count_nodes,
 )
+from schema.graphiql import EXAMPLES_DIR, FIRST_QUERY
 from schema.node import encode_id
 from server import create_app
 from tests.conftest import Answer, Run, http_client
+from tools.examples_http import FROM, examples_in_order
 
 OPERATOR = "siao.75@demo.siao"
 LIMIT = Settings().max_nodes
 ROOT = Path(__file__).resolve().parent.parent
-README = ROOT / "README.md"
 DOC = ROOT / "docs" / "cost-limit.md"
 Viewer = Callable[[str | None], Run]
 
@@ -260,7 +261,8 @@ async def test_each_answer_carries_the_cost_of_its_document(
 
 
 async def test_the_first_query_of_the_readme_runs(as_user: Viewer) -> None:
-    document = next(op for label, op, _ in readme_documents() if "query FirstLook" in op)
+    document = (EXAMPLES_DIR / FIRST_QUERY).read_text()  # what the README shows
+    assert "query FirstLook" in document
     answer = await as_user(OPERATOR)(document)
     assert answer.errors == []
     assert answer.data is not None
@@ -268,32 +270,33 @@ async def test_the_first_query_of_the_readme_runs(as_user: Viewer) -> None:
     assert answer.extensions["cost"] == {"nodes": 30, "limit": LIMIT}
 
 
-# -- The README's, the screens' and the bench's documents stay far under the limit --------
+# -- The docs', the screens' and the bench's documents stay far under the limit ----------
 
 
-def readme_documents() -> list[tuple[str, str, dict[str, Any]]]:
-    """Every operation of the README's ```graphql blocks (with the blocks' fragments), and
-    the record tabs of its table (with `$ref` and `$filter` as the screen sends them)."""
-    text = README.read_text()
-    blocks = [parse(b) for b in re.findall(r"```graphql\n(.*?)```", text, re.S)]
-    fragments = [d for b in blocks for d in b.definitions if isinstance(d, FragmentDefinitionNode)]
-    header = "\n".join(print_ast(d) for d in fragments)  # the tabs' Header
+def _placeholder(type_name: str) -> Any:
+    return 0 if type_name in {"Int", "Float"} else "x"
 
-    def with_header(operation: str) -> str:
-        return f"{operation}\n{header}" if "...Header" in operation else operation
 
+def example_documents() -> list[tuple[str, str, dict[str, Any]]]:
+    """Every example of examples/, which is every document of the README and docs/
+    (tests/test_docs.py), with a value of the right type for each variable taken from an
+    earlier answer (ids and versions do not change what a document may cost)."""
     documents: list[tuple[str, str, dict[str, Any]]] = []
-    for block_text in re.findall(r"```graphql\n(.*?)```", text, re.S):
-        for definition in parse(block_text).definitions:
-            if isinstance(definition, OperationDefinitionNode) and definition.loc is not None:
-                operation = block_text[definition.loc.start : definition.loc.end]
-                documents.append((f"README: {operation[:40]!r}", with_header(operation), {}))
-    for tab, selection in re.findall(
-        r"^\| ([^|]+) \| `(household\(reference: \$ref\) .*?)` \| \d+ \|$", text, re.M
-    ):
-        filter_type = "AuditFilter" if "auditEvents" in selection else "NoteFilter"
-        operation = f"query ($ref: String!, $filter: {filter_type}) {{ {selection} }}"
-        documents.append((f"README tab {tab}", with_header(operation), {"ref": "x"}))
+    for group in examples_in_order():
+        for example in group:
+            given: dict[str, Any] = json.loads(example.variables or "{}")
+            types = {
+                d.variable.name.value: print_ast(d.type).strip("!")
+                for d in example.operation.variable_definitions or ()
+            }
+            variables = {
+                name: _placeholder(types[name])
+                if isinstance(value, str) and FROM.match(value)
+                else value
+                for name, value in given.items()
+            }
+            label = example.path.relative_to(ROOT).as_posix()
+            documents.append((label, example.text, variables))
     return documents
 
 
@@ -322,9 +325,9 @@ def cost_of(document: str, variables: dict[str, Any]) -> int:
     return nodes
 
 
-def test_the_readme_and_screen_documents_cost_a_tenth_of_the_limit_at_most() -> None:
-    documents = readme_documents() + bench_documents()
-    assert len(documents) >= 20  # the extraction found the README's blocks and tabs
+def test_the_docs_and_screen_documents_cost_a_tenth_of_the_limit_at_most() -> None:
+    documents = example_documents() + bench_documents()
+    assert len(documents) >= 30  # every example, the bench's documents
     costs = {label: cost_of(document, variables) for label, document, variables in documents}
     assert max(costs.values()) * 10 <= LIMIT, costs
 
