@@ -48,7 +48,7 @@ async def test_ready_is_false_on_a_database_without_migrations(
 
 async def test_internal_errors_are_masked_and_carry_the_request_id_of_the_log(
     app: Starlette,
-    token: object,
+    token: Callable[[str], str],
     monkeypatch: pytest.MonkeyPatch,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
@@ -56,7 +56,7 @@ async def test_internal_errors_are_masked_and_carry_the_request_id_of_the_log(
         raise RuntimeError("secret detail: password=hunter2")
 
     monkeypatch.setattr(organisation, "organisation", explode)
-    headers = {"Authorization": f"Bearer {token('sw.alpha@demo.siao')}"}  # type: ignore[operator]
+    headers = {"Authorization": f"Bearer {token('sw.alpha@demo.siao')}"}
     with caplog.at_level(logging.ERROR):
         async with http_client(app, headers) as client:
             response = await client.post(
