@@ -126,9 +126,15 @@ class Context:
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[AsyncSession]:
         """The one commit point of a mutation: committed on success, rolled back on any
-        exception (so a refusal raised half-way leaves no half-written rows)."""
-        async with AsyncSession(self.engine, expire_on_commit=False) as session, session.begin():
-            yield session
+        exception (so a refusal raised half-way leaves no half-written rows).
+
+        Once committed, the loaders forget what they read: the payload, and the next
+        mutation of the same document, see the database as it is now, not rows cached
+        before the write (a household whose accompaniment just ended no longer reads)."""
+        async with AsyncSession(self.engine, expire_on_commit=False) as session:
+            async with session.begin():
+                yield session
+            self.fresh_loaders()
 
     @asynccontextmanager
     async def search_slot(self) -> AsyncIterator[None]:
