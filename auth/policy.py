@@ -51,6 +51,7 @@ class Category(StrEnum):
     FLASH_EVALUATION = "FLASH_EVALUATION"
     DEMANDS = "DEMANDS"
     NOTES = "NOTES"
+    ACCOMPANIMENTS = "ACCOMPANIMENTS"
     AUDIT = "AUDIT"
     INDICATORS = "INDICATORS"
 
@@ -67,6 +68,9 @@ CATEGORY_DESCRIPTIONS: dict[Category, str] = {
     Category.FLASH_EVALUATION: "Flash evaluations: vulnerability level and criteria.",
     Category.DEMANDS: "The household's demands and whom they concern.",
     Category.NOTES: "Content of notes between professionals.",
+    Category.ACCOMPANIMENTS: "Who follows the household (organisations, named referents, "
+    "roles, periods, why they ended): a partner service that follows it can say as much as "
+    "its health.",
     Category.AUDIT: "The change and access log of a household.",
     Category.INDICATORS: "Anonymised indicators (never a person).",
 }
@@ -167,6 +171,14 @@ MATRIX: dict[Category, Mapping[Relationship, Access]] = {
     Category.FLASH_EVALUATION: {_ACC: RW, _SIAO: RW, _STRUCT: R, _SELF: R},
     Category.DEMANDS: {_ACC: RW, _SIAO: RW, _STRUCT: R, _SELF: RW},
     Category.NOTES: {_ACC: RW, _SIAO: RW},
+    # Who follows a household: its professionals and the SIAO that assigns them, and the
+    # household itself (whom it deals with). Not the structures it is oriented to, nor
+    # partners: an addiction or mental-health service among its followers says what HEALTH
+    # protects (the search view names only its referents and hosting structures, whom to
+    # call). Writing is narrower than RW says: the SIAO starts and transfers; an
+    # accompanying worker only ends their organisation's, or changes its named referent
+    # (`resolvers.accompaniment_write`).
+    Category.ACCOMPANIMENTS: {_ACC: RW, _SIAO: RW, _SELF: R},
     Category.AUDIT: {_ACC: R, _SIAO: R, _SELF: R},
     Category.INDICATORS: {_SIAO: R, _STRUCT: R},
 }
@@ -282,7 +294,15 @@ AUDITED_FIELDS: dict[str, dict[str, Category | None]] = {
         "toHousehold": None,
         "fromHousehold": None,
     },
-    "Accompaniment": {"user": None, "organisation": None, "validFrom": None},
+    "Accompaniment": {
+        "user": Category.ACCOMPANIMENTS,
+        "organisation": Category.ACCOMPANIMENTS,
+        "role": Category.ACCOMPANIMENTS,
+        "validFrom": None,
+        "validTo": None,
+        "endReason": Category.ACCOMPANIMENTS,
+        "endComment": _NOTES,
+    },
     "Demand": {"kind": _DEM, "status": _DEM, "concernedPersons": _DEM},
     "Orientation": {"place": _DEM, "status": _DEM, "refusalReason": _DEM},
     "Stay": {"place": _DEM, "from": _DEM, "until": _DEM, "exitReason": _DEM},

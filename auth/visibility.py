@@ -118,6 +118,7 @@ TYPE_RULES: dict[str, TypeRule] = {
     "Stay": _record(Category.DEMANDS),
     "Evaluation": _record(Category.FLASH_EVALUATION),
     "Note": _record(Category.NOTES),
+    "Accompaniment": _record(Category.ACCOMPANIMENTS),
     "AuditEvent": _record(Category.AUDIT),
     "AccessEvent": _record(Category.AUDIT),
     "Attachment": _record(ROW_CATEGORY),

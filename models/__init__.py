@@ -5,7 +5,14 @@ from models.audit import AccessEvent, AuditEvent
 from models.base import Base
 from models.demand import Demand, DemandKind, DemandPerson, DemandStatus
 from models.evaluation import DeepSection, Evaluation, EvaluationKind, FlashCriterion
-from models.household import Accompaniment, Household, Membership, Relationship
+from models.household import (
+    Accompaniment,
+    AccompanimentEndReason,
+    AccompanimentRole,
+    Household,
+    Membership,
+    Relationship,
+)
 from models.note import Note, NotePerson
 from models.organisation import Organisation, OrganisationKind, Territory, User
 from models.orientation import ExitReason, Orientation, OrientationStatus, RefusalReason, Stay
@@ -16,6 +23,8 @@ from models.structure import Place, PlaceType
 __all__ = [
     "AccessEvent",
     "Accompaniment",
+    "AccompanimentEndReason",
+    "AccompanimentRole",
     "Attachment",
     "AuditEvent",
     "Base",

@@ -107,6 +107,7 @@ class DemoBuilder(HouseholdsBuilder):
                 "organisation_id": organisation,
                 "validity": Range(at, None, bounds="[)"),
                 "created_at": at,
+                "started_by": actor,
             }
         )
         self._event(

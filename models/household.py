@@ -101,8 +101,36 @@ class Membership(Base):
     identity_at_end: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
 
 
+class AccompanimentRole(StrEnum):
+    """What an accompanying organisation is to the household."""
+
+    PATH_REFERENT = "PATH_REFERENT"  # référent de parcours
+    HOSTING_STRUCTURE = "HOSTING_STRUCTURE"  # structure d'hébergement
+    PARTNER_SERVICE = "PARTNER_SERVICE"  # service partenaire
+
+
+class AccompanimentEndReason(StrEnum):
+    """Why an accompaniment ended."""
+
+    FOLLOW_UP_COMPLETED = "FOLLOW_UP_COMPLETED"
+    TRANSFERRED = "TRANSFERRED"
+    HOUSEHOLD_LEFT = "HOUSEHOLD_LEFT"
+    ENTERED_IN_ERROR = "ENTERED_IN_ERROR"
+    OTHER = "OTHER"
+
+
+# The longest comment an end of accompaniment takes.
+END_COMMENT_MAX = 2000
+
+
 class Accompaniment(Base):
-    """A professional or an organisation following a household (référent de parcours)."""
+    """An organisation (and optionally a named referent, a user) following a household over
+    a period: a dated fact, never overwritten (ended, not deleted).
+
+    Invariant: one organisation never accompanies the same household twice at once (the
+    exclusion constraint, so that two concurrent starts leave exactly one). Who started it
+    and who ended it, why and with what comment, are kept on the row and in the change
+    log."""
 
     __tablename__ = "accompaniments"
     __table_args__ = (
@@ -110,6 +138,19 @@ class Accompaniment(Base):
             "user_id IS NOT NULL OR organisation_id IS NOT NULL", name="someone_accompanies"
         ),
         CheckConstraint("NOT isempty(validity)", name="validity_not_empty"),
+        ExcludeConstraint(
+            ("household_id", "="),
+            ("organisation_id", "="),
+            ("validity", "&&"),
+            name="accompaniment_no_overlap",
+            using="gist",
+        ),
+        CheckConstraint(
+            "end_reason IS NULL OR NOT upper_inf(validity)", name="end_reason_when_ended"
+        ),
+        CheckConstraint(
+            "end_comment IS NULL OR end_reason IS NOT NULL", name="end_comment_with_reason"
+        ),
     )
 
     id: Mapped[uuid.UUID] = uuid_pk()
@@ -120,3 +161,14 @@ class Accompaniment(Base):
     )
     validity: Mapped[Range[datetime]] = mapped_column(TSTZRANGE)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    role: Mapped[AccompanimentRole] = mapped_column(
+        text_enum(AccompanimentRole, "accompaniment_role"),
+        default=AccompanimentRole.PATH_REFERENT,
+        server_default=AccompanimentRole.PATH_REFERENT.value,
+    )
+    started_by: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id"))
+    ended_by: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id"))
+    end_reason: Mapped[AccompanimentEndReason | None] = mapped_column(
+        text_enum(AccompanimentEndReason, "accompaniment_end_reason")
+    )
+    end_comment: Mapped[str | None] = mapped_column(String(END_COMMENT_MAX))

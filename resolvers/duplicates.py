@@ -18,7 +18,7 @@ from sqlalchemy import Row, and_, func, not_, or_, select
 from sqlalchemy.orm import aliased
 
 from auth.scope import accompanied_by
-from models import Accompaniment, Household, Membership, Organisation, Person
+from models import Accompaniment, AccompanimentRole, Household, Membership, Organisation, Person
 from resolvers.loader_base import ManyLoader, many_per_key
 
 CLOSE_NAMES = 0.6
@@ -70,6 +70,8 @@ class DuplicatesByPersonLoader(ManyLoader[uuid.UUID]):
             .where(
                 Accompaniment.household_id == scoped.c.household_id,
                 Accompaniment.validity.contains(func.now()),  # as scope.accompanied_by
+                # Whom to call: not a partner service (an addiction service says too much).
+                Accompaniment.role != AccompanimentRole.PARTNER_SERVICE,
             )
             .scalar_subquery()
         )

@@ -20,7 +20,16 @@ from sqlalchemy.dialects.postgresql import Range
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from auth.policy import Relationship as PolicyRelationship
-from models import Accompaniment, Household, Membership, Person, Relationship, Sex, Territory
+from models import (
+    Accompaniment,
+    AccompanimentRole,
+    Household,
+    Membership,
+    Person,
+    Relationship,
+    Sex,
+    Territory,
+)
 from resolvers import audit
 from resolvers.context import Context
 from resolvers.validation import birth_date_problem, clean_name, name_problem
@@ -221,6 +230,7 @@ def _accompany(
     follower: Follower,
     at: datetime,
     until: datetime | None = None,
+    role: AccompanimentRole = AccompanimentRole.PATH_REFERENT,
 ) -> None:
     user_id, organisation_id = follower
     accompaniment = Accompaniment(
@@ -230,6 +240,8 @@ def _accompany(
         organisation_id=organisation_id,
         validity=Range(at, until, bounds="[)"),
         created_at=at,
+        role=role,
+        started_by=ctx.authenticated.user_id,
     )
     session.add(accompaniment)
     audit.record(
@@ -240,7 +252,10 @@ def _accompany(
         entity_type="Accompaniment",
         entity_id=accompaniment.id,
         household_id=household.id,
-        changes=audit.field_changes({}, {"user": user_id, "organisation": organisation_id}),
+        changes=audit.field_changes(
+            {},
+            {"user": user_id, "organisation": organisation_id, "role": role, "validFrom": at},
+        ),
     )
 
 
@@ -254,22 +269,26 @@ async def _accompany_if_social_worker(
     """A household created by an accompanying professional is accompanied by them (and
     their organisation) from then on; otherwise it would vanish from their own scope.
     Not twice: nothing is added when `already` (accompaniments just carried over) holds
-    the same user and organisation."""
+    the same user, or the same organisation (one organisation accompanies a household
+    once at a time: `accompaniment_no_overlap`)."""
     viewer = ctx.authenticated
     if viewer.relationship is not PolicyRelationship.ACCOMPANYING:
         return
     follower = (viewer.user_id, viewer.organisation_id)
-    if follower not in already:
-        _accompany(session, ctx, household, follower, at)
+    users = {user for user, _ in already}
+    organisations = {organisation for _, organisation in already if organisation is not None}
+    if viewer.user_id in users or viewer.organisation_id in organisations:
+        return
+    _accompany(session, ctx, household, follower, at)
 
 
 async def carry_accompaniments(
     session: AsyncSession, ctx: Context, source: Household, household: Household, at: datetime
 ) -> None:
     """`household` (new, born of a move out of `source`) is accompanied from `at` by whoever
-    accompanies `source` at `at` (same user, same organisation, same planned end), each
-    with its ACCOMPANY event, and by the actor if they are a social worker (as by
-    `createHousehold`).
+    accompanies `source` at `at` (same user, same organisation, same role, same planned
+    end), each with its ACCOMPANY event, and by the actor if they are a social worker (as
+    by `createHousehold`) whose organisation is not among them.
 
     Threat stopped: a member moved out into a household of her own, protected like the one
     she left (`move_household_member`), followed by nobody. Nobody could then read her
@@ -283,19 +302,20 @@ async def carry_accompaniments(
         )
         .order_by(Accompaniment.created_at, Accompaniment.id)
     )
-    # One per follower, the one that lasts longest (an open end lasts longest).
-    until: dict[Follower, datetime | None] = {}
+    # One per follower (an organisation accompanies once at a time, so at most one per
+    # organisation), the one that lasts longest (an open end lasts longest).
+    kept: dict[Follower, Accompaniment] = {}
     for row in rows:
         follower = (row.user_id, row.organisation_id)
         end = row.validity.upper
-        if follower in until:
-            kept = until[follower]
-            if kept is None or (end is not None and end <= kept):
+        if follower in kept:
+            other = kept[follower].validity.upper
+            if other is None or (end is not None and end <= other):
                 continue
-        until[follower] = end
-    for follower, end in until.items():
-        _accompany(session, ctx, household, follower, at, end)
-    await _accompany_if_social_worker(session, ctx, household, at, frozenset(until))
+        kept[follower] = row
+    for follower, row in kept.items():
+        _accompany(session, ctx, household, follower, at, row.validity.upper, row.role)
+    await _accompany_if_social_worker(session, ctx, household, at, frozenset(kept))
 
 
 async def _check_territory(session: AsyncSession, ctx: Context, territory: str) -> None:

@@ -47,6 +47,12 @@ from resolvers.organisation_loaders import (
 )
 
 if TYPE_CHECKING:
+    from resolvers.accompaniment import (
+        AccompaniedHouseholdCountsLoader,
+        AccompaniedHouseholdPagesLoader,
+        AccompanimentByIdLoader,
+        AccompanimentsByHouseholdLoader,
+    )
     from resolvers.attachment import AttachmentByIdLoader, AttachmentsByHouseholdLoader
     from resolvers.context import Context
     from resolvers.duplicates import DuplicatesByPersonLoader
@@ -275,3 +281,29 @@ class Loaders:
         from resolvers.situation import SectionsByPersonLoader
 
         return SectionsByPersonLoader(self._ctx)
+
+    # --- accompaniments (resolvers.accompaniment) ---
+
+    @cached_property
+    def accompaniment_by_id(self) -> AccompanimentByIdLoader:
+        from resolvers.accompaniment import AccompanimentByIdLoader
+
+        return AccompanimentByIdLoader(self._ctx)
+
+    @cached_property
+    def accompaniments_by_household(self) -> AccompanimentsByHouseholdLoader:
+        from resolvers.accompaniment import AccompanimentsByHouseholdLoader
+
+        return AccompanimentsByHouseholdLoader(self._ctx)
+
+    @cached_property
+    def accompanied_household_pages(self) -> AccompaniedHouseholdPagesLoader:
+        from resolvers.accompaniment import AccompaniedHouseholdPagesLoader
+
+        return AccompaniedHouseholdPagesLoader(self._ctx)
+
+    @cached_property
+    def accompanied_household_counts(self) -> AccompaniedHouseholdCountsLoader:
+        from resolvers.accompaniment import AccompaniedHouseholdCountsLoader
+
+        return AccompaniedHouseholdCountsLoader(self._ctx)

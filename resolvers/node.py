@@ -49,6 +49,7 @@ _LOADERS: dict[str, tuple[str, Any]] = {
     "Evaluation": ("evaluation_by_id", uuid.UUID),
     "Note": ("note_by_id", uuid.UUID),
     "Attachment": ("attachment_by_id", uuid.UUID),
+    "Accompaniment": ("accompaniment_by_id", uuid.UUID),
 }
 
 

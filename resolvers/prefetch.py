@@ -152,6 +152,20 @@ async def _last_activity(ctx: Context, rows: Rows, args: dict[str, Any]) -> Rows
     return []
 
 
+async def _accompanied_households(ctx: Context, rows: Rows, args: dict[str, Any]) -> Rows:
+    """The page of households each organisation of a level accompanies now (the same key
+    as `resolvers.accompaniment.accompanied_households` builds)."""
+    from resolvers.accompaniment import page_key
+
+    keys = [page_key(ctx, r.id, _first(args), args.get("after")) for r in rows]
+    pages = await ctx.loaders.accompanied_household_pages.load_many(keys)
+    return [row for page_rows, _ in pages for row in page_rows]
+
+
+async def _accompanied_counts(ctx: Context, rows: Rows, args: dict[str, Any]) -> Any:
+    return await ctx.loaders.accompanied_household_counts.load_many([r.id for r in rows])
+
+
 RELATIONS: dict[tuple[str, str], Relation] = {
     ("Household", "lastActivityAt"): Relation("DateTime", _last_activity),
     ("HouseholdSummary", "lastSavedAt"): Relation("DateTime", _last_activity),
@@ -230,6 +244,21 @@ RELATIONS: dict[tuple[str, str], Relation] = {
         "Structure", _by("structure_by_id", lambda r, a: r.organisation_id)
     ),
     ("AuditEvent", "actor"): Relation("User", _by("user_by_id", lambda r, a: r.actor_id)),
+    ("Household", "accompaniments"): Relation(
+        "Accompaniment", _by("accompaniments_by_household", lambda r, a: r.id)
+    ),
+    ("Accompaniment", "organisation"): Relation(
+        "Organisation", _by("organisation_by_id", lambda r, a: r.organisation_id)
+    ),
+    ("Accompaniment", "referent"): Relation("User", _by("user_by_id", lambda r, a: r.user_id)),
+    ("Accompaniment", "startedBy"): Relation("User", _by("user_by_id", lambda r, a: r.started_by)),
+    ("Accompaniment", "endedBy"): Relation("User", _by("user_by_id", lambda r, a: r.ended_by)),
+    ("Accompaniment", "household"): Relation(
+        "Household", _by("household_by_id", lambda r, a: r.household_id)
+    ),
+    ("Organisation", "accompaniedHouseholds"): Relation(
+        "Household", _accompanied_households, _accompanied_counts
+    ),
     ("User", "organisation"): Relation(
         "Organisation", _by("organisation_by_id", lambda r, a: r.organisation_id)
     ),

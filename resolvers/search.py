@@ -68,7 +68,7 @@ from sqlalchemy.types import Text
 from auth.policy import Relationship
 from auth.scope import accompanied_by
 from auth.viewer import Viewer
-from models import Accompaniment, Household, Membership, Organisation, Person
+from models import Accompaniment, AccompanimentRole, Household, Membership, Organisation, Person
 from resolvers.context import Context
 from resolvers.errors import CodedError, ErrorCode, bad_input
 from resolvers.pagination import ResolvedPage, check_first
@@ -309,6 +309,8 @@ async def _search_persons(
         .where(
             Accompaniment.household_id == Household.id,
             Accompaniment.validity.contains(func.now()),  # as auth.scope.accompanied_by
+            # Whom to call: not a partner service (an addiction service says too much).
+            Accompaniment.role != AccompanimentRole.PARTNER_SERVICE,
         )
         .scalar_subquery()
     )

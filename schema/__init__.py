@@ -19,6 +19,7 @@ from strawberry.schema.config import StrawberryConfig
 from strawberry.types import ExecutionContext
 
 from auth.settings import Introspection, Settings
+from schema.accompaniment import Accompaniment, AccompanimentMutations
 from schema.attachment import Attachment, AttachmentMutations
 from schema.audit import AuditEvent
 from schema.cost import CostLimit, shape_rule
@@ -57,6 +58,7 @@ NODE_TYPES = [
     Evaluation,
     Note,
     Attachment,
+    Accompaniment,
 ]
 
 
@@ -72,6 +74,7 @@ class Mutation(
     NoteMutations,
     SituationMutations,
     AttachmentMutations,
+    AccompanimentMutations,
 ):
     pass
 

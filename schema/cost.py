@@ -81,6 +81,8 @@ ASSUMED_SIZES: dict[str, int] = {
     # Histories: every member a household ever had, every household a person was in.
     "Household.memberHistory": 2 * HOUSEHOLD_MEMBERS,
     "Person.memberships": 10,
+    # Who followed a household over its life (referents, hosting structures, partners).
+    "Household.accompaniments": 20,
     # A demand's orientations (proposals, refusals, a new proposal...) and stays.
     "Demand.orientations": 10,
     "Demand.stays": 10,

@@ -10,6 +10,8 @@ import strawberry
 
 from auth.policy import FLASH_CRITERION_CATEGORY, ROLE_DESCRIPTIONS
 from auth.policy import Role as _Role
+from models import AccompanimentEndReason as _AccompanimentEndReason
+from models import AccompanimentRole as _AccompanimentRole
 from models import DemandKind as _DemandKind
 from models import DemandStatus as _DemandStatus
 from models import EvaluationKind as _EvaluationKind
@@ -50,6 +52,8 @@ if TYPE_CHECKING:
     QueueOrder = _QueueOrder
     EvaluationKind = _EvaluationKind
     FlashCriterion = _FlashCriterion
+    AccompanimentRole = _AccompanimentRole
+    AccompanimentEndReason = _AccompanimentEndReason
 else:
     Role = described_enum(
         _Role, "What a user does, which decides what they may see and do.", ROLE_DESCRIPTIONS
@@ -192,6 +196,33 @@ else:
                 _FlashCriterion.STREET_TONIGHT: "Would sleep in the street tonight.",
                 _FlashCriterion.NO_RESOURCES: "No resources at all.",
             }.items()
+        },
+    )
+    AccompanimentRole = described_enum(
+        _AccompanimentRole,
+        "What an accompanying organisation is to the household.",
+        {
+            _AccompanimentRole.PATH_REFERENT: "Référent de parcours: the professional who "
+            "follows the household's path and whom to call first.",
+            _AccompanimentRole.HOSTING_STRUCTURE: "Structure d'hébergement: the structure "
+            "that hosts the household and follows it there.",
+            _AccompanimentRole.PARTNER_SERVICE: "Service partenaire: a service following one "
+            "side of the household's situation (health, addiction, employment, debts...); "
+            "not named by the search view.",
+        },
+    )
+    AccompanimentEndReason = described_enum(
+        _AccompanimentEndReason,
+        "Why an accompaniment ended.",
+        {
+            _AccompanimentEndReason.FOLLOW_UP_COMPLETED: "The follow-up is complete "
+            "(fin d'accompagnement).",
+            _AccompanimentEndReason.TRANSFERRED: "Transferred to another organisation or "
+            "referent (`transferAccompaniment`).",
+            _AccompanimentEndReason.HOUSEHOLD_LEFT: "The household left (moved away, lost "
+            "from sight, declined the follow-up).",
+            _AccompanimentEndReason.ENTERED_IN_ERROR: "Recorded by mistake.",
+            _AccompanimentEndReason.OTHER: "Another reason (see the comment).",
         },
     )
 

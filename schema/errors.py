@@ -14,6 +14,7 @@ from strawberry.exceptions import StrawberryInputCoercionError
 from strawberry.extensions import MaskErrors
 from strawberry.scalars import JSON
 
+from resolvers.accompaniment_write import AccompanimentErrorCode as _AccompanimentErrorCode
 from resolvers.demand_write import DemandErrorCode as _DemandErrorCode
 from resolvers.errors import (
     CodedError,
@@ -57,6 +58,7 @@ if TYPE_CHECKING:
     EvaluationErrorCode = _EvaluationErrorCode
     NoteErrorCode = _NoteErrorCode
     SituationErrorCode = _SituationErrorCode
+    AccompanimentErrorCode = _AccompanimentErrorCode
 else:
     HouseholdErrorCode = described_enum(
         _HouseholdErrorCode,
@@ -152,6 +154,36 @@ else:
         ),
     )
 
+    AccompanimentErrorCode = described_enum(
+        _AccompanimentErrorCode,
+        "Why an accompaniment mutation was refused.",
+        _descriptions(
+            _AccompanimentErrorCode,
+            {
+                "NOT_FOUND": "The household or accompaniment does not exist, or is not "
+                "visible to you.",
+                "HOUSEHOLD_CLOSED": "The household has no members left: nobody starts "
+                "following it.",
+                "ACCESS_REQUEST_REQUIRED": "A social worker does not assign an accompaniment: "
+                "only the territory's SIAO does; ask for access to the household instead.",
+                "TRANSFER_BY_SIAO_ONLY": "Only the territory's SIAO moves an accompaniment "
+                "to another organisation (its social worker may name another referent of "
+                "theirs).",
+                "NOT_YOUR_ORGANISATION": "The accompaniment is another organisation's: only "
+                "it or the territory's SIAO may change it.",
+                "OTHER_TERRITORY": "No organisation of the household's territory has this id "
+                "(it works in another territory, or does not exist).",
+                "REFERENT_NOT_IN_ORGANISATION": "The named referent is not an active user of "
+                "the organisation.",
+                "ALREADY_ACCOMPANIED": "The organisation already accompanies the household.",
+                "ALREADY_ENDED": "The accompaniment has already ended.",
+                "INVALID_COMMENT": "The comment is longer than 2,000 characters or contains "
+                "control characters.",
+                "INVALID_INPUT": "The input is inconsistent (see `message`).",
+            },
+        ),
+    )
+
 
 @strawberry.interface(description="A business refusal of a mutation: nothing was changed.")
 class UserError:
@@ -199,6 +231,11 @@ class NoteUserError(UserError):
     current_version: int | None = strawberry.field(
         description="With STALE_VERSION: the note's version now."
     )
+
+
+@strawberry.type(description="Why an accompaniment mutation was refused.")
+class AccompanimentUserError(UserError):
+    code: AccompanimentErrorCode = strawberry.field(description="Machine-readable reason.")
 
 
 @strawberry.type(description="A field of a section changed by someone else's save.")

@@ -26,6 +26,7 @@ from schema.permissions import SensitivityCategory, sensitive
 from schema.summary import HouseholdSummary
 
 if TYPE_CHECKING:
+    from schema.accompaniment import Accompaniment
     from schema.audit import AuditEvent, AuditFilter
     from schema.demand import Demand
     from schema.evaluation import Evaluation
@@ -41,6 +42,7 @@ EvaluationRef = Annotated["Evaluation", strawberry.lazy("schema.evaluation")]
 NoteRef = Annotated["Note", strawberry.lazy("schema.note")]
 NoteFilterRef = Annotated["NoteFilter", strawberry.lazy("schema.note")]
 SituationRef = Annotated["HouseholdSituation", strawberry.lazy("schema.situation")]
+AccompanimentRef = Annotated["Accompaniment", strawberry.lazy("schema.accompaniment")]
 
 
 @strawberry.type(
@@ -134,6 +136,27 @@ class Household(Node):
     )
     def member_history(self, info: Info) -> Later[list[Membership] | None]:
         return then(resolve.member_history(info.context, self.row_id), memberships_from_rows)
+
+    @sensitive(
+        Category.ACCOMPANIMENTS,
+        "Who follows the household (référents de parcours, hosting structure, partner "
+        "services), current and past, by start, oldest first.",
+    )
+    def accompaniments(
+        self,
+        info: Info,
+        current: Annotated[
+            bool | None,
+            strawberry.argument(
+                description="Only those lasting now (true), or only the past ones (false); "
+                "default both."
+            ),
+        ] = None,
+    ) -> Later[list[AccompanimentRef] | None]:
+        from resolvers.accompaniment import of_household
+        from schema.accompaniment import accompaniments_from_rows
+
+        return then(of_household(info.context, self.row_id, current), accompaniments_from_rows)
 
     @sensitive(Category.DEMANDS, "The household's demands, newest first.")
     def demands(

@@ -23,6 +23,7 @@ from resolvers.node import load_node
 from resolvers.pagination import DEFAULT_PAGE
 from resolvers.prefetch import prefetch, prefetch_connection
 from resolvers.queue import QueueOrder as _QueueOrder
+from schema.accompaniment import accompaniment_from_row
 from schema.attachment import attachment_from_row
 from schema.audit import audit_event_from_row
 from schema.demand import Demand, demand_from_row
@@ -60,6 +61,7 @@ _CONVERT: dict[str, Callable[[Any], Node | None]] = {
     "Evaluation": evaluation_from_row,
     "Note": note_from_row,
     "Attachment": attachment_from_row,
+    "Accompaniment": accompaniment_from_row,
 }
 MAX_NODES = 100
 

@@ -149,6 +149,12 @@ def render() -> str:
         "them: it reads exactly like one that does not exist. The search view",
         f"(`searchPersons`, for {search_roles}) shows the `IDENTITY_MIN` fields of persons",
         "of the viewer's territory, never of a protected household they do not accompany.",
+        "",
+        "A social worker stands in `ACCOMPANYING` while an accompaniment of them or their",
+        "organisation lasts: from its end the household is `NONE` for them, its history",
+        "included (nothing of what they read or wrote there stays visible to them); the",
+        "household's change log keeps who accompanied it, when, and why it ended",
+        "([reference.md](reference.md#accompaniments)).",
     ]
     lines += _type_rules()
     lines += [

@@ -106,6 +106,18 @@ PAYLOADS: dict[str, tuple[str, str]] = {
         "DeleteAttachmentInput",
         "userErrors { code message field } deletedAttachmentId",
     ),
+    "startAccompaniment": (
+        "StartAccompanimentInput",
+        "userErrors { code message field } accompaniment { id } household { id }",
+    ),
+    "transferAccompaniment": (
+        "TransferAccompanimentInput",
+        "userErrors { code message field } ended { id } started { id } household { id }",
+    ),
+    "endAccompaniment": (
+        "EndAccompanimentInput",
+        "userErrors { code message field } accompaniment { id } household { id }",
+    ),
 }
 DOCUMENTS = {
     name: f"mutation ($input: {input_type}!) {{ {name}(input: $input) {{ {selection} }} }}"
@@ -684,6 +696,120 @@ async def _attach_to_betas_person(d: Demo) -> Probe:
 async def _remove_betas_attachment(d: Demo) -> Probe:
     return Probe(
         ALPHA, "deleteAttachment", {}, "attachmentId", await d.attachment(BETAS), "Attachment"
+    )
+
+
+async def _organisation(d: Demo, login: str) -> str:
+    row = await one_row(d.sql, "SELECT organisation_id FROM users WHERE login = $1", login)
+    return gid("Organisation", row["organisation_id"])
+
+
+async def _user(d: Demo, login: str) -> str:
+    return gid("User", (await one_row(d.sql, "SELECT id FROM users WHERE login = $1", login))["id"])
+
+
+async def _accompaniment(d: Demo, reference: str) -> str:
+    row = await one_row(
+        d.sql,
+        "SELECT a.id FROM accompaniments a JOIN households h ON h.id = a.household_id "
+        "WHERE h.reference = $1 AND a.validity @> now() ORDER BY a.id LIMIT 1",
+        reference,
+    )
+    return gid("Accompaniment", row["id"])
+
+
+async def _gamma(d: Demo) -> str:
+    return await _organisation(d, "siao.93@demo.siao")  # an organisation of 93
+
+
+@case("startAccompaniment", "householdId")
+async def _start_on_93(d: Demo) -> Probe:
+    return Probe(
+        SIAO,
+        "startAccompaniment",
+        {"organisationId": await _organisation(d, BETA), "role": "PATH_REFERENT"},
+        "householdId",
+        await d.household(H93),
+        "Household",
+    )
+
+
+@case("startAccompaniment", "organisationId")
+async def _start_with_93s_organisation(d: Demo) -> Probe:
+    return Probe(
+        SIAO,
+        "startAccompaniment",
+        {"householdId": await d.household(ALPHAS), "role": "PATH_REFERENT"},
+        "organisationId",
+        await _gamma(d),
+        "Organisation",
+    )
+
+
+@case("startAccompaniment", "referentUserId")
+async def _start_with_another_organisations_worker(d: Demo) -> Probe:
+    return Probe(
+        SIAO,
+        "startAccompaniment",
+        {
+            "householdId": await d.household(ALPHAS),
+            "organisationId": await _organisation(d, BETA),
+            "role": "PATH_REFERENT",
+        },
+        "referentUserId",
+        await _user(d, ALPHA),
+        "User",
+    )
+
+
+@case("endAccompaniment", "accompanimentId")
+async def _end_betas(d: Demo) -> Probe:
+    return Probe(
+        ALPHA,
+        "endAccompaniment",
+        {"reason": "OTHER"},
+        "accompanimentId",
+        await _accompaniment(d, BETAS),
+        "Accompaniment",
+    )
+
+
+@case("transferAccompaniment", "accompanimentId")
+async def _transfer_betas(d: Demo) -> Probe:
+    return Probe(
+        ALPHA,
+        "transferAccompaniment",
+        {"toOrganisationId": await _organisation(d, ALPHA)},
+        "accompanimentId",
+        await _accompaniment(d, BETAS),
+        "Accompaniment",
+    )
+
+
+@case("transferAccompaniment", "toOrganisationId")
+async def _transfer_to_93(d: Demo) -> Probe:
+    return Probe(
+        SIAO,
+        "transferAccompaniment",
+        {"accompanimentId": await _accompaniment(d, ALPHAS)},
+        "toOrganisationId",
+        await _gamma(d),
+        "Organisation",
+    )
+
+
+@case("transferAccompaniment", "toReferentUserId")
+async def _transfer_to_another_organisations_worker(d: Demo) -> Probe:
+    return Probe(
+        SIAO,
+        "transferAccompaniment",
+        {
+            "accompanimentId": await _accompaniment(d, ALPHAS),
+            "toOrganisationId": await _organisation(d, BETA),
+        },
+        "toReferentUserId",
+        await _user(d, ALPHA),
+        "User",
     )
 
 

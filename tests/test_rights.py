@@ -114,6 +114,9 @@ async def ids_of(sql: asyncpg.Connection, reference: str) -> dict[str, str]:
     evaluation = await one_row(
         sql, "SELECT id FROM evaluations WHERE household_id = $1 AND kind = 'DEEP' LIMIT 1", hid
     )
+    accompaniment = await one_row(
+        sql, "SELECT id FROM accompaniments WHERE household_id = $1 LIMIT 1", hid
+    )
     return {
         "Household": gid("Household", hid),
         "Person": gid("Person", membership["person_id"]),
@@ -122,6 +125,7 @@ async def ids_of(sql: asyncpg.Connection, reference: str) -> dict[str, str]:
         "AuditEvent": gid("AuditEvent", audit["id"]),
         "Evaluation": gid("Evaluation", evaluation["id"]),
         "Note": gid("Note", note["id"]),
+        "Accompaniment": gid("Accompaniment", accompaniment["id"]),
     }
 
 

@@ -113,6 +113,7 @@ RECORD_CATEGORY = {
     "Evaluation": Category.FLASH_EVALUATION,
     "Note": Category.NOTES,
     "AuditEvent": Category.AUDIT,
+    "Accompaniment": Category.ACCOMPANIMENTS,
 }
 SECTION_CATEGORY = {  # DOMAIN.md: what each section of the situation tab holds
     "HousingSteps": Category.SITUATION,
@@ -131,6 +132,7 @@ RECORD_TABLE = {
     "Evaluation": "evaluations",
     "Note": "notes",
     "AuditEvent": "audit_events",
+    "Accompaniment": "accompaniments",
 }
 PERSON_VISIBLE = """(SELECT m.household_id FROM memberships m WHERE m.person_id = {person}
     ORDER BY lower(m.validity) DESC LIMIT 1) IN (SELECT id FROM scope)"""
