@@ -24,6 +24,7 @@ import random
 import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import asyncpg
@@ -36,117 +37,20 @@ from schema.node import encode_id
 SCENARIOS = ("record", "queue", "search", "create-demand")
 SAMPLE = 1000  # households or persons drawn per scenario
 
-HEADER = """
-fragment Header on Household {
-  reference version
-  summary {
-    memberCount referencePerson { firstName lastName } openDemands latestFlashLevel
-    pinnedNotes { id title pinnedUntil } lastSavedAt
-  }
-}"""
+# The record screen's tabs: the documents of examples/household-record/ (the docs show
+# them, tests/test_examples.py runs them), read from there so that the bench measures
+# exactly what the docs and the screen send.
+RECORD_EXAMPLES = Path(__file__).resolve().parent.parent / "examples" / "household-record"
+TAB_FILES = {
+    "Ménage": "01-menage.graphql",
+    "Identité": "02-identite.graphql",
+    "Situation du ménage": "03-situation.graphql",
+    "Évaluations": "04-evaluations.graphql",
+    "Notes": "05-notes.graphql",
+    "Suivi des modifications": "06-suivi-des-modifications.graphql",
+}
 TABS: dict[str, str] = {
-    "Ménage": """
-query Menage($ref: String!) {
-  household(reference: $ref) {
-    ...Header
-    territory { code name }
-    members { relationship validFrom person { id firstName lastName birthDate sex } }
-    demands(first: 5) { totalCount edges { node { kind status priority createdAt night } } }
-  }
-}"""
-    + HEADER,
-    "Identité": """
-query Identite($ref: String!) {
-  household(reference: $ref) {
-    ...Header
-    members {
-      relationship validFrom
-      person { id version firstName lastName usageName birthDate sex nationality phone }
-    }
-    memberHistory { relationship validFrom validTo person { firstName lastName } }
-  }
-}"""
-    + HEADER,
-    "Situation du ménage": """
-query SituationDuMenage($ref: String!, $health: Boolean! = true) {
-  household(reference: $ref) {
-    ...Header
-    situation {
-      housingSteps {
-        version savedAt savedBy { displayName }
-        socialHousingNumber socialHousingAppliedOn daloStatus daloFiledOn daloDecidedOn comment
-      }
-      housingPrecarity {
-        version savedAt livingSituation since evictionProcedure evictionDate comment
-      }
-      budget {
-        version savedAt
-        resources { kind amount label } charges { kind amount label }
-        totalResources totalCharges balance debts overindebtednessFile comment
-      }
-      violence { version savedAt victim kinds protectionOrder protected comment }
-      attachments {
-        id fileName section contentType size createdAt createdBy { displayName }
-        person { firstName }
-      }
-      members {
-        person { id firstName lastName }
-        activity { version savedAt status since registeredJobSeeker comment }
-        administrative { version savedAt residenceStatus permitExpiresOn hasIdentityDocument }
-        medicoSocial @include(if: $health) {
-          version savedAt healthCoverage pregnant dueDate disability disabilityRecognised
-          addiction followUp
-        }
-      }
-    }
-  }
-}"""
-    + HEADER,
-    "Évaluations": """
-query Evaluations($ref: String!) {
-  household(reference: $ref) {
-    ...Header
-    flash: latestEvaluation(kind: FLASH) {
-      vulnerabilityLevel criteria createdAt author { displayName }
-    }
-    deep: latestEvaluation(kind: DEEP) {
-      sections createdAt author { displayName organisation { name } }
-    }
-    evaluations(first: 10) {
-      totalCount pageInfo { hasNextPage endCursor }
-      edges { node { id kind vulnerabilityLevel createdAt author { displayName } } }
-    }
-  }
-}"""
-    + HEADER,
-    "Notes": """
-query Notes($ref: String!, $filter: NoteFilter) {
-  household(reference: $ref) {
-    ...Header
-    members { person { id firstName lastName } }
-    notes(first: 20, filter: $filter) {
-      totalCount pageInfo { hasNextPage endCursor }
-      edges { node {
-        id title body isPinned pinnedUntil createdAt version
-        author { id displayName } concernedPersons { id firstName }
-      } }
-    }
-  }
-}"""
-    + HEADER,
-    "Suivi des modifications": """
-query SuiviDesModifications($ref: String!, $filter: AuditFilter) {
-  household(reference: $ref) {
-    ...Header
-    auditEvents(first: 20, filter: $filter) {
-      totalCount pageInfo { hasNextPage endCursor }
-      edges { node {
-        at action entityType entityId changes actor { displayName organisation { name } }
-      } }
-    }
-  }
-}"""
-    + HEADER,
+    tab: (RECORD_EXAMPLES / name).read_text(encoding="utf-8") for tab, name in TAB_FILES.items()
 }
 QUEUE = """
 query ($first: Int!) {
