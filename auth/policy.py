@@ -303,7 +303,16 @@ AUDITED_FIELDS: dict[str, dict[str, Category | None]] = {
         "endReason": Category.ACCOMPANIMENTS,
         "endComment": _NOTES,
     },
-    "Demand": {"kind": _DEM, "status": _DEM, "concernedPersons": _DEM},
+    # `reason` is the SIAO's free text on a re-ranking (`setDemandPriority`): words between
+    # professionals, read like a note (it may say why, and the why can be personal).
+    "Demand": {
+        "kind": _DEM,
+        "status": _DEM,
+        "concernedPersons": _DEM,
+        "priority": _DEM,
+        "suggestedPriority": _DEM,
+        "reason": _NOTES,
+    },
     "Orientation": {"place": _DEM, "status": _DEM, "refusalReason": _DEM},
     "Stay": {"place": _DEM, "from": _DEM, "until": _DEM, "exitReason": _DEM},
     "Place": {"vacancies": None},
@@ -429,6 +438,14 @@ DEMAND_ACTIONS: dict[DemandAction, frozenset[Relationship]] = {
     DemandAction.CANCEL: frozenset({_ACC, _SIAO, _SELF}),
     DemandAction.PLACE: frozenset({_SIAO}),
     DemandAction.UNMET: frozenset({_SIAO}),
+}
+
+# Mutations that write a category for fewer of its writers than the matrix's cell says:
+# the permission (`schema.permissions.writes`) and the published matrix read this. The
+# rank of a demand in the work queue is the SIAO's to set (a household or its social
+# worker suggests one when creating the demand, `createDemand`).
+NARROW_WRITERS: dict[str, frozenset[Relationship]] = {
+    "setDemandPriority": frozenset({_SIAO}),
 }
 
 # Structures and their places are not personal data: the professionals of a territory

@@ -58,14 +58,24 @@ class Demand(Tracked, Base):
         Index("ix_demands_waiting_household", "household_id", postgresql_where=_WAITING_SQL),
         CheckConstraint("kind <> 'EMERGENCY' OR night IS NOT NULL", name="emergency_has_night"),
         CheckConstraint("priority BETWEEN 1 AND 4", name="priority_range"),
+        CheckConstraint("suggested_priority BETWEEN 1 AND 4", name="suggested_priority_range"),
+        CheckConstraint(
+            "(suggested_priority IS NULL) = (priority_suggested_by IS NULL)",
+            name="suggestion_has_author",
+        ),
     )
 
     id: Mapped[uuid.UUID] = uuid_pk()
     household_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("households.id"))
     kind: Mapped[DemandKind] = mapped_column(text_enum(DemandKind, "demand_kind"))
     status: Mapped[DemandStatus] = mapped_column(text_enum(DemandStatus, "demand_status"))
-    # 1 = most urgent ... 4 = can wait; orders the SIAO work queue.
+    # 1 = most urgent ... 4 = can wait; orders the SIAO work queue. Set only by the
+    # territory's SIAO (at creation, or `setDemandPriority`); anyone else gets the default.
     priority: Mapped[int] = mapped_column(SmallInteger, default=3, server_default="3")
+    # What the creator who is not the SIAO asked for, and who: a suggestion the SIAO reads,
+    # never the rank itself.
+    suggested_priority: Mapped[int | None] = mapped_column(SmallInteger)
+    priority_suggested_by: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id"))
     # When it last entered SUBMITTED: the waiting time of the work queue counts from here.
     submitted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     # EMERGENCY: the night the shelter is for (the 115 operator is `created_by`).

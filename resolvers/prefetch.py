@@ -236,6 +236,12 @@ RELATIONS: dict[tuple[str, str], Relation] = {
         "Orientation", _by("orientations_by_demand", lambda r, a: r.id)
     ),
     ("Demand", "stays"): Relation("Stay", _by("stays_by_demand", lambda r, a: r.id)),
+    ("Demand", "vulnerabilityLevel"): Relation(
+        "Evaluation", _by("latest_evaluation", lambda r, a: (r.household_id, EvaluationKind.FLASH))
+    ),
+    ("Demand", "prioritySuggestedBy"): Relation(
+        "User", _by("user_by_id", lambda r, a: r.priority_suggested_by)
+    ),
     ("Orientation", "place"): Relation("Place", _by("place_by_id", lambda r, a: r.place_id)),
     ("Orientation", "demand"): Relation("Demand", _by("demand_by_id", lambda r, a: r.demand_id)),
     ("Stay", "place"): Relation("Place", _by("place_by_id", lambda r, a: r.place_id)),

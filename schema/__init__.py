@@ -23,7 +23,7 @@ from schema.accompaniment import Accompaniment, AccompanimentMutations
 from schema.attachment import Attachment, AttachmentMutations
 from schema.audit import AuditEvent
 from schema.cost import CostLimit, shape_rule
-from schema.demand import Demand
+from schema.demand import Demand, DemandMutations
 from schema.errors import ErrorPolicy, is_client_error, uncoded_error_code
 from schema.evaluation import Evaluation, EvaluationMutations
 from schema.extensions import AccessLog, AuthenticationGate, SqlCost, hide_suggestions
@@ -75,6 +75,7 @@ class Mutation(
     SituationMutations,
     AttachmentMutations,
     AccompanimentMutations,
+    DemandMutations,
 ):
     pass
 

@@ -73,6 +73,9 @@ else:
                 "ALREADY_IN_HOUSEHOLD": "The person is in another household: move them instead.",
                 "SAME_HOUSEHOLD": "The person is already a member of this household.",
                 "INVALID_INPUT": "The input is inconsistent (see `message`).",
+                "INVALID_REASON": "The reason is blank, too long, or contains control characters.",
+                "DEMAND_ENDED": "The demand is closed, cancelled or unmet: its priority no "
+                "longer orders anything; `currentStatus` tells which.",
             },
         ),
     )
@@ -92,6 +95,9 @@ else:
                 "NO_VACANCY": "No vacancy is left in these places (someone took the last one).",
                 "WRONG_PLACE": "No such place in a structure of the household's territory.",
                 "INVALID_INPUT": "The input is inconsistent (see `message`).",
+                "INVALID_REASON": "The reason is blank, too long, or contains control characters.",
+                "DEMAND_ENDED": "The demand is closed, cancelled or unmet: its priority no "
+                "longer orders anything; `currentStatus` tells which.",
             },
         ),
     )
@@ -150,6 +156,9 @@ else:
                 "than 2 decimals.",
                 "INVALID_TEXT": "A text is too long or contains control characters.",
                 "INVALID_INPUT": "The input is inconsistent (see `message`).",
+                "INVALID_REASON": "The reason is blank, too long, or contains control characters.",
+                "DEMAND_ENDED": "The demand is closed, cancelled or unmet: its priority no "
+                "longer orders anything; `currentStatus` tells which.",
             },
         ),
     )
@@ -180,6 +189,9 @@ else:
                 "INVALID_COMMENT": "The comment is longer than 2,000 characters or contains "
                 "control characters.",
                 "INVALID_INPUT": "The input is inconsistent (see `message`).",
+                "INVALID_REASON": "The reason is blank, too long, or contains control characters.",
+                "DEMAND_ENDED": "The demand is closed, cancelled or unmet: its priority no "
+                "longer orders anything; `currentStatus` tells which.",
             },
         ),
     )

@@ -222,8 +222,13 @@ class CreateDemandInput:
     draft: bool = strawberry.field(
         default=False, description="Keep it as a DRAFT instead of submitting it to the SIAO."
     )
-    priority: int = strawberry.field(
-        default=3, description="1 (most urgent) to 4 (can wait); orders the work queue."
+    priority: int | None = strawberry.field(
+        default=None,
+        description="1 (most urgent) to 4 (can wait). From the territory's SIAO: the demand's "
+        "`priority`, which orders the work queue (omitted: 3). From anyone else: a suggestion, "
+        "kept as the demand's `suggestedPriority` (with `prioritySuggestedBy`), while its "
+        "`priority` is the default 3 until the SIAO sets it (`setDemandPriority`); the "
+        "payload's demand shows both.",
     )
     night: date | None = strawberry.field(
         default=None, description="Emergency: the night the shelter is for (default: tonight)."
@@ -255,7 +260,10 @@ class CreateDemandPayload:
     )
     demand_id: strawberry.Private[uuid.UUID | None]
 
-    @strawberry.field(description="The new demand; null if refused.")
+    @strawberry.field(
+        description="The new demand; null if refused. Its `priority` is the rank it got, its "
+        "`suggestedPriority` what was asked for when that was not the SIAO's to set."
+    )
     def demand(self, info: Info) -> Later[Demand | None]:
         if self.demand_id is None:
             return None

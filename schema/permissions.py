@@ -26,6 +26,7 @@ from auth.policy import (
     DEMAND_ACTIONS,
     LOGGED_READS,
     MATRIX,
+    NARROW_WRITERS,
     PARTNER_SCOPE_GRANTS,
     Access,
     Category,
@@ -177,13 +178,16 @@ class Sensitive(_Declared):
 class Writes(_Declared):
     message = "You may not change this data."
 
-    def __init__(self, category: Category) -> None:
+    def __init__(self, category: Category, only: frozenset[Relationship] | None = None) -> None:
         self.category = category
+        self.only = only
         self.directive = WritesDirective(category=to_schema(SensitivityCategory, category))
 
     def has_permission(self, source: Any, info: Info, **kwargs: Any) -> bool:
         viewer = info.context.viewer
-        return viewer is not None and viewer.may(self.category, Access.WRITE)
+        if viewer is None or not viewer.may(self.category, Access.WRITE):
+            return False
+        return self.only is None or viewer.relationship in self.only
 
 
 def _note(category: Category, description: str, access: Access) -> str:
@@ -241,11 +245,28 @@ def writes_one_of(categories: tuple[Category, ...], description: str) -> Callabl
     return mutation
 
 
-def writes(category: Category, description: str) -> Callable[[Any], Any]:
-    """A mutation writing data of `category`."""
+def writers(category: Category, name: str | None = None) -> list[str]:
+    """Who may call a mutation writing `category` (narrower for `NARROW_WRITERS`)."""
+    only = NARROW_WRITERS.get(name or "")
+    return [
+        READERS[r]
+        for r, granted in MATRIX[category].items()
+        if granted & Access.WRITE and (only is None or r in only)
+    ]
+
+
+def writes(category: Category, description: str, name: str | None = None) -> Callable[[Any], Any]:
+    """A mutation writing data of `category`; `name` (its GraphQL name) when
+    `auth.policy.NARROW_WRITERS` lets fewer viewers call it than may write the category."""
+    only = NARROW_WRITERS.get(name) if name else None
+    if only is None:
+        note = _note(category, description, Access.WRITE)
+    else:
+        who = ", ".join(writers(category, name)) or "nobody"
+        note = f"{description} Restricted: category {category.value}, only for {who}."
     mutation: Callable[[Any], Any] = strawberry.mutation(
-        description=_note(category, description, Access.WRITE),
-        extensions=[PermissionExtension(permissions=[Writes(category)], use_directives=True)],
+        description=note,
+        extensions=[PermissionExtension(permissions=[Writes(category, only)], use_directives=True)],
     )
     return mutation
 

@@ -27,6 +27,7 @@ from auth.policy import (
 from auth.visibility import RULE_DESCRIPTIONS, Rule, rule_of
 from schema import export_sdl
 from schema.permissions import READERS, who_may
+from schema.permissions import writers as mutation_callers
 
 DOC_PATH = Path(__file__).resolve().parent.parent / "docs" / "rights-matrix.md"
 COLUMNS = [r for r in Relationship if r is not Relationship.NONE]
@@ -193,7 +194,7 @@ def render() -> str:
     for item in restricted_fields():
         if item.directive != "writes":
             continue
-        callers = ", ".join(who_may(item.category, Access.WRITE)) or "nobody"
+        callers = ", ".join(mutation_callers(item.category, item.field_name)) or "nobody"
         lines.append(f"| `{item.field_name}` | `{item.category.value}` | {callers} |")
     lines.append("")
     return "\n".join(lines)

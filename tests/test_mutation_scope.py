@@ -76,6 +76,7 @@ PAYLOADS: dict[str, tuple[str, str]] = {
     "placeForNight": ("PlaceForNightInput", LIFECYCLE),
     "recordUnmet": ("DemandActionInput", LIFECYCLE),
     "declareVacancies": ("DeclareVacanciesInput", f"{DEMAND_ERRORS} place {{ id }}"),
+    "setDemandPriority": ("SetDemandPriorityInput", f"{DEMAND_ERRORS} demand {{ id }}"),
     "mergePersons": (
         "MergePersonsInput",
         "userErrors { code message field } mergeId person { id }",
@@ -455,6 +456,11 @@ for _mutation, _login, _reference in [
     case(_mutation, "demandId")(_demand_action(_mutation, _login, _reference))
 case("cancelDemand", "demandId", "beneficiary")(_demand_action("cancelDemand", BENEFICIARY, SMALL))
 case("recordExit", "demandId", "SIAO")(_demand_action("recordExit", SIAO, H93, reason="LEFT"))
+case("setDemandPriority", "demandId")(
+    _demand_action(
+        "setDemandPriority", SIAO, H93, priority=1, reason="Enfant de 2 mois", expectedVersion=1
+    )
+)
 
 
 @case("proposeOrientation", "demandId")
