@@ -75,7 +75,7 @@ def test_the_tutorial_shows_every_step_in_order_with_its_variables() -> None:
         for match in BLOCK_AND_VARIABLES.finditer(TUTORIAL.read_text(encoding="utf-8"))
     ]
     steps = [(step.text, step.variables) for step in tutorial_examples()]
-    assert len(steps) == 15
+    assert len(steps) == 16
     assert shown == steps
 
 

@@ -107,6 +107,7 @@ STORY: dict[str, tuple[str, Any]] = {
     "EndOfNight": ("recordExit.demand.status", "CLOSED"),
     "InsertionDemand": ("createDemand.demand.status", "SUBMITTED"),
     "WorkQueue": ("demands.edges[0].node.priority", 1),  # most urgent first
+    "RerankDemand": ("setDemandPriority.demand.priority", 1),
     "ReviewDemand": ("reviewDemand.demand.status", "IN_REVIEW"),
     "InsertionPlaces": ("structures[0].name", "CHRS Les Tilleuls"),
     "ProposeOrientation": ("proposeOrientation.demand.status", "ORIENTED"),
@@ -128,7 +129,7 @@ async def test_the_tutorial_tells_what_happens(as_user: Viewer) -> None:
     answers: Answers = {}
     for name, example in steps.items():
         if name == "ProposeOrientation":
-            # step 12: until the orientation, the CHRS does not see the household
+            # step 13: until the orientation, the CHRS does not see the household
             oriented = steps["OrientedToUs"]
             before = await as_user(oriented.user)(oriented.text, **variables_of(oriented, answers))
             assert before.errors == []
@@ -139,6 +140,13 @@ async def test_the_tutorial_tells_what_happens(as_user: Viewer) -> None:
         answers[name] = answer.data
         path, expected = STORY[name]
         assert follow(answer.data, path) == expected, (name, answer.data)
+        if name == "RerankDemand":
+            # step 9: ranked 1 by the SIAO, the demand is now among the queue's first
+            queue = steps["WorkQueue"]
+            again = await as_user(queue.user)(queue.text)
+            assert again.data is not None
+            ranked = [edge["node"]["id"] for edge in again.data["demands"]["edges"]]
+            assert answer.data["setDemandPriority"]["demand"]["id"] in ranked
     # step 1 finds one person; step 7's suggestion of priority 1 is kept, not applied, so
     # step 8's first twenty (priority 1 and 2 first) do not show the demand of step 7
     assert answers["FindPerson"]["searchPersons"]["totalCount"] == 1
@@ -148,7 +156,7 @@ async def test_the_tutorial_tells_what_happens(as_user: Viewer) -> None:
     assert demand["id"] not in [entry["id"] for entry in entries]
     assert len(entries) == 20
     assert entries[-1]["priority"] <= 3
-    # "What else": step 13 run again is an impossible move
+    # "What else": step 14 run again is an impossible move
     accept = steps["AcceptOrientation"]
     again = await as_user(accept.user)(accept.text, **variables_of(accept, answers))
     errors = again.data["decideOrientation"]["userErrors"] if again.data else None

@@ -203,11 +203,11 @@ async def test_graphiql_opens_on_the_first_query_under_the_token_comment(served:
 async def test_the_tutorial_steps_are_the_next_default_tabs(served: str) -> None:
     _, tabs = _constants(served)
     steps = tutorial_examples()
-    assert len(steps) == 15
+    assert len(steps) == 16
     assert len(tabs) == 1 + len(steps)
     for number, (tab, step) in enumerate(zip(tabs[1:], steps, strict=True), start=1):
         assert tab["query"].endswith(step.text), step.path
-        assert tab["query"].startswith(f"# Step {number} of 15 of the tutorial"), tab["query"]
+        assert tab["query"].startswith(f"# Step {number} of 16 of the tutorial"), tab["query"]
         assert f"siao token --user {step.user} --header" in tab["query"]
         assert tab.get("variables") == step.variables, step.path
     for tab in tabs:  # each tab runs as it is: one operation, comments aside
