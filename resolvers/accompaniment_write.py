@@ -27,10 +27,10 @@ from sqlalchemy.dialects.postgresql import Range
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from auth.policy import Relationship
+from auth.policy import ROLE_RELATIONSHIP, Relationship
 from models import Accompaniment, AccompanimentEndReason, AccompanimentRole, Household
 from models.household import END_COMMENT_MAX
-from models.organisation import Organisation, User
+from models.organisation import Organisation, OrganisationKind, User
 from resolvers import audit
 from resolvers.context import Context
 from resolvers.validation import clean_text, text_problem
@@ -45,6 +45,7 @@ class AccompanimentErrorCode(StrEnum):
     NOT_YOUR_ORGANISATION = "NOT_YOUR_ORGANISATION"
     OTHER_TERRITORY = "OTHER_TERRITORY"
     REFERENT_NOT_IN_ORGANISATION = "REFERENT_NOT_IN_ORGANISATION"
+    ROLE_NOT_FOR_ORGANISATION = "ROLE_NOT_FOR_ORGANISATION"
     ALREADY_ACCOMPANIED = "ALREADY_ACCOMPANIED"
     ALREADY_ENDED = "ALREADY_ENDED"
     INVALID_COMMENT = "INVALID_COMMENT"
@@ -80,18 +81,42 @@ def _values(row: Accompaniment) -> dict[str, Any]:
     }
 
 
+# Which kinds of organisation may take each role: a path referent is a social service or
+# an association; a hosting structure is a structure; a partner service may also be an
+# administration. (Not a SIAO, which sees its territory anyway, nor a structure as a
+# referent: its managers' scope is the orientations and stays, not accompaniments.)
+ROLE_KINDS: dict[AccompanimentRole, frozenset[OrganisationKind]] = {
+    AccompanimentRole.PATH_REFERENT: frozenset(
+        {OrganisationKind.ASSOCIATION, OrganisationKind.SOCIAL_SERVICE}
+    ),
+    AccompanimentRole.HOSTING_STRUCTURE: frozenset({OrganisationKind.STRUCTURE}),
+    AccompanimentRole.PARTNER_SERVICE: frozenset(
+        {
+            OrganisationKind.ASSOCIATION,
+            OrganisationKind.SOCIAL_SERVICE,
+            OrganisationKind.ADMINISTRATION,
+        }
+    ),
+}
+
+
 async def _organisation(
-    session: AsyncSession, household: Household, organisation_id: uuid.UUID, path: str
+    session: AsyncSession,
+    household: Household,
+    organisation_id: uuid.UUID,
+    role: AccompanimentRole,
+    path: str,
 ) -> None:
     """Refuses an organisation that is not of the household's territory: one of another
-    territory, or none (one statement, one answer, as `WRONG_PLACE` for places)."""
-    found = await session.scalar(
-        select(Organisation.id).where(
+    territory, or none (one statement, one answer, as `WRONG_PLACE` for places); then one
+    whose kind cannot take the role (`ROLE_KINDS`)."""
+    kind = await session.scalar(
+        select(Organisation.kind).where(
             Organisation.id == organisation_id,
             Organisation.territory_code == household.territory_code,
         )
     )
-    if found is None:
+    if kind is None:
         raise Refused(
             Problem(
                 Code.OTHER_TERRITORY,
@@ -100,25 +125,36 @@ async def _organisation(
                 [path],
             )
         )
+    if kind not in ROLE_KINDS[role]:
+        allowed = ", ".join(sorted(k.value for k in ROLE_KINDS[role]))
+        raise Refused(
+            Problem(
+                Code.ROLE_NOT_FOR_ORGANISATION,
+                f"A {kind.value} organisation cannot be {role.value}: only {allowed}.",
+                [path],
+            )
+        )
 
 
 async def _check_referent(
     session: AsyncSession, referent_id: uuid.UUID | None, organisation_id: uuid.UUID, path: str
 ) -> None:
+    """A named referent is an active user of the organisation whose role accompanies
+    households (a social worker), not, say, a structure's manager."""
     if referent_id is None:
         return
-    found = await session.scalar(
-        select(User.id).where(
+    role = await session.scalar(
+        select(User.role).where(
             User.id == referent_id,
             User.organisation_id == organisation_id,
             User.active.is_(True),
         )
     )
-    if found is None:
+    if role is None or ROLE_RELATIONSHIP[role] is not Relationship.ACCOMPANYING:
         raise Refused(
             Problem(
                 Code.REFERENT_NOT_IN_ORGANISATION,
-                "The named referent is not an active user of the organisation.",
+                "The named referent is not an active social worker of the organisation.",
                 [path],
             )
         )
@@ -213,7 +249,7 @@ async def start_accompaniment(
                 raise Refused(
                     Problem(Code.HOUSEHOLD_CLOSED, "The household is closed.", ["householdId"])
                 )
-            await _organisation(session, household, organisation_id, "organisationId")
+            await _organisation(session, household, organisation_id, role, "organisationId")
             await _check_referent(session, referent_id, organisation_id, "referentUserId")
             at = await write_instant(session)
             row = await _start(session, ctx, household, organisation_id, referent_id, role, at)
@@ -365,7 +401,9 @@ async def transfer_accompaniment(
                 raise Refused(
                     Problem(Code.HOUSEHOLD_CLOSED, "The household is closed.", ["accompanimentId"])
                 )
-            await _organisation(session, household, to_organisation_id, "toOrganisationId")
+            await _organisation(
+                session, household, to_organisation_id, row.role, "toOrganisationId"
+            )
             await _check_referent(session, to_referent_id, to_organisation_id, "toReferentUserId")
             at = await write_instant(session)
             _check_lasting(row, at)

@@ -182,8 +182,12 @@ else:
                 "it or the territory's SIAO may change it.",
                 "OTHER_TERRITORY": "No organisation of the household's territory has this id "
                 "(it works in another territory, or does not exist).",
-                "REFERENT_NOT_IN_ORGANISATION": "The named referent is not an active user of "
-                "the organisation.",
+                "REFERENT_NOT_IN_ORGANISATION": "The named referent is not an active social "
+                "worker of the organisation.",
+                "ROLE_NOT_FOR_ORGANISATION": "The organisation's kind cannot take this role: "
+                "a path referent is an association or a social service, a hosting structure "
+                "a structure, a partner service an association, a social service or an "
+                "administration.",
                 "ALREADY_ACCOMPANIED": "The organisation already accompanies the household.",
                 "ALREADY_ENDED": "The accompaniment has already ended.",
                 "INVALID_COMMENT": "The comment is longer than 2,000 characters or contains "

@@ -592,6 +592,32 @@ async def test_each_refusal_writes_nothing(as_user: Viewer, sql: asyncpg.Connect
             "REFERENT_NOT_IN_ORGANISATION",
         ),
     ]
+    # The SIAO assigns no structure as path referent, and names no structure manager.
+    chrs = gid("Organisation", await organisation(sql, "manager.chrs@demo.siao"))
+    manager = gid("User", await user_id(sql, "manager.chrs@demo.siao"))
+    cases += [
+        (
+            OPERATOR,
+            START,
+            "startAccompaniment",
+            start_input(organisationId=chrs),
+            "ROLE_NOT_FOR_ORGANISATION",
+        ),
+        (
+            OPERATOR,
+            START,
+            "startAccompaniment",
+            start_input(organisationId=chrs, role="HOSTING_STRUCTURE", referentUserId=manager),
+            "REFERENT_NOT_IN_ORGANISATION",
+        ),
+        (
+            OPERATOR,
+            START,
+            "startAccompaniment",
+            start_input(role="HOSTING_STRUCTURE"),
+            "ROLE_NOT_FOR_ORGANISATION",
+        ),
+    ]
     for login, document, name, variables, code in cases:
         before = await full_snapshot(sql)
         answer = await as_user(login)(document, input=variables)
