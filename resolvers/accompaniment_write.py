@@ -185,31 +185,32 @@ def _already() -> Problem:
     )
 
 
-async def _start(
+Follower = tuple[uuid.UUID | None, uuid.UUID | None]  # (user, organisation)
+
+
+def accompany(
     session: AsyncSession,
     ctx: Context,
     household: Household,
-    organisation_id: uuid.UUID,
-    referent_id: uuid.UUID | None,
-    role: AccompanimentRole,
+    follower: Follower,
     at: datetime,
+    until: datetime | None = None,
+    role: AccompanimentRole = AccompanimentRole.PATH_REFERENT,
 ) -> Accompaniment:
-    await _check_free(session, household.id, organisation_id, at)
+    """Adds an accompaniment from `at` (to `until`) and its ACCOMPANY event: the one way
+    one is written (a start here, a household's creation or a move's carry-over)."""
+    user_id, organisation_id = follower
     row = Accompaniment(
         id=uuid.uuid4(),
         household_id=household.id,
-        user_id=referent_id,
+        user_id=user_id,
         organisation_id=organisation_id,
-        validity=Range(at, None, bounds="[)"),
+        validity=Range(at, until, bounds="[)"),
         created_at=at,
         role=role,
         started_by=ctx.authenticated.user_id,
     )
     session.add(row)
-    try:
-        await session.flush()
-    except IntegrityError:  # accompaniment_no_overlap: a concurrent start won
-        raise Refused(_already()) from None
     audit.record(
         session,
         ctx,
@@ -220,6 +221,24 @@ async def _start(
         household_id=household.id,
         changes=audit.field_changes({}, _values(row)),
     )
+    return row
+
+
+async def _start(
+    session: AsyncSession,
+    ctx: Context,
+    household: Household,
+    organisation_id: uuid.UUID,
+    referent_id: uuid.UUID | None,
+    role: AccompanimentRole,
+    at: datetime,
+) -> Accompaniment:
+    await _check_free(session, household.id, organisation_id, at)
+    row = accompany(session, ctx, household, (referent_id, organisation_id), at, role=role)
+    try:
+        await session.flush()
+    except IntegrityError:  # accompaniment_no_overlap: a concurrent start won
+        raise Refused(_already()) from None
     return row
 
 

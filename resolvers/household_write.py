@@ -22,7 +22,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from auth.policy import Relationship as PolicyRelationship
 from models import (
     Accompaniment,
-    AccompanimentRole,
     Household,
     Membership,
     Person,
@@ -31,6 +30,7 @@ from models import (
     Territory,
 )
 from resolvers import audit
+from resolvers.accompaniment_write import Follower, accompany
 from resolvers.context import Context
 from resolvers.validation import birth_date_problem, clean_name, name_problem
 from resolvers.writes import Problem, Refused, write_instant
@@ -220,45 +220,6 @@ async def new_household(
     return household
 
 
-Follower = tuple[uuid.UUID | None, uuid.UUID | None]  # (user, organisation)
-
-
-def _accompany(
-    session: AsyncSession,
-    ctx: Context,
-    household: Household,
-    follower: Follower,
-    at: datetime,
-    until: datetime | None = None,
-    role: AccompanimentRole = AccompanimentRole.PATH_REFERENT,
-) -> None:
-    user_id, organisation_id = follower
-    accompaniment = Accompaniment(
-        id=uuid.uuid4(),
-        household_id=household.id,
-        user_id=user_id,
-        organisation_id=organisation_id,
-        validity=Range(at, until, bounds="[)"),
-        created_at=at,
-        role=role,
-        started_by=ctx.authenticated.user_id,
-    )
-    session.add(accompaniment)
-    audit.record(
-        session,
-        ctx,
-        at=at,
-        action="ACCOMPANY",
-        entity_type="Accompaniment",
-        entity_id=accompaniment.id,
-        household_id=household.id,
-        changes=audit.field_changes(
-            {},
-            {"user": user_id, "organisation": organisation_id, "role": role, "validFrom": at},
-        ),
-    )
-
-
 async def _accompany_if_social_worker(
     session: AsyncSession,
     ctx: Context,
@@ -279,7 +240,7 @@ async def _accompany_if_social_worker(
     organisations = {organisation for _, organisation in already if organisation is not None}
     if viewer.user_id in users or viewer.organisation_id in organisations:
         return
-    _accompany(session, ctx, household, follower, at)
+    accompany(session, ctx, household, follower, at)
 
 
 async def carry_accompaniments(
@@ -314,7 +275,7 @@ async def carry_accompaniments(
                 continue
         kept[follower] = row
     for follower, row in kept.items():
-        _accompany(session, ctx, household, follower, at, row.validity.upper, row.role)
+        accompany(session, ctx, household, follower, at, row.validity.upper, row.role)
     await _accompany_if_social_worker(session, ctx, household, at, frozenset(kept))
 
 
